@@ -1,0 +1,1 @@
+"""Lambda entry points. Each module stays thin: the rules live in ``hookhaven``."""

@@ -1,0 +1,3 @@
+"""hookhaven: a serverless webhook relay for AWS."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""Shapes of the AWS resources: one source of truth for the CDK stack and the local stack.
+
+Key schemas, TTL attributes and queue attributes are declared here once. The CDK
+constructs build their tables and queues from these shapes, and the local stack
+creates the same ones in its emulator, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hookhaven.tunables import RuntimeTunables, Tunables
+
+AttributeType = Literal["S", "N", "B"]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: AttributeType = "S"
+
+
+@dataclass(frozen=True)
+class IndexShape:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """A DynamoDB table: keys, optional TTL attribute, global secondary indexes."""
+
+    role: str
+    partition_key: Key
+    sort_key: Key | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[IndexShape, ...] = field(default_factory=tuple)
+
+
+#: Sources (``pk=SOURCE``, ``sk=<name>``) and subscriptions (``pk=SUBSCRIPTION``,
+#: ``sk=<id>``). Small and read through a cache, so one partition per kind is enough
+#: and a single Query lists them. No TTL: configuration lives until removed.
+CONFIG_TABLE = TableShape(
+    role="config",
+    partition_key=Key("pk"),
+    sort_key=Key("sk"),
+)
+
+#: Events (``pk=EVENT#<id>``, ``sk=EVENT``) with their attempts (``sk=ATTEMPT#...``) in
+#: the same partition, so one Query shows an event's whole story; dedupe records
+#: (``pk=DEDUPE#<source>#<provider id>``). Everything expires through ``expires_at``.
+#: ``by_source`` lists a source's events by time (gsi1pk=``SOURCE#<name>``,
+#: gsi1sk=``<received at>#<id>``).
+EVENTS_TABLE = TableShape(
+    role="events",
+    partition_key=Key("pk"),
+    sort_key=Key("sk"),
+    ttl_attribute="expires_at",
+    indexes=(IndexShape("by_source", Key("gsi1pk"), Key("gsi1sk")),),
+)
+
+TABLES = (CONFIG_TABLE, EVENTS_TABLE)
+
+
+@dataclass(frozen=True)
+class QueueShape:
+    """The attributes a queue is created with (SQS attribute names and units)."""
+
+    role: str
+    visibility_timeout_seconds: int
+    retention_seconds: int
+    max_receive_count: int | None = None  # redrive to the DLQ after this many receives
+
+    def sqs_attributes(self) -> dict[str, str]:
+        """Attributes as ``CreateQueue`` takes them (redrive policy aside)."""
+        return {
+            "VisibilityTimeout": str(self.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(self.retention_seconds),
+        }
+
+
+def deliveries_queue(tunables: Tunables) -> QueueShape:
+    return QueueShape(
+        role="deliveries",
+        visibility_timeout_seconds=tunables.queue_visibility_timeout_seconds,
+        retention_seconds=tunables.queue_retention_days * 86400,
+        max_receive_count=max_receive_count(tunables),
+    )
+
+
+def dead_letter_queue(tunables: Tunables) -> QueueShape:
+    return QueueShape(
+        role="dead-letter",
+        visibility_timeout_seconds=tunables.queue_visibility_timeout_seconds,
+        retention_seconds=tunables.dlq_retention_days * 86400,
+    )
+
+
+def max_receive_count(tunables: RuntimeTunables) -> int:
+    """SQS moves a message to the DLQ after exactly as many receives as there are attempts.
+
+    The attempt number is the message's ApproximateReceiveCount, so this ties
+    the retry schedule and the redrive policy to one setting.
+    """
+    return tunables.max_attempts

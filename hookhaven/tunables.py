@@ -1,0 +1,234 @@
+"""The tunables: one model for every setting an operator may change.
+
+The same model is read from ``cdk.json`` context by the CDK app (``Tunables``)
+and from the functions' environment at cold start (``FunctionSettings``), so a
+value means the same thing on both sides and is validated once, early.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hookhaven.durations import format_duration, parse_duration
+
+#: SQS refuses a visibility timeout above 12 hours, so no single delay may exceed it.
+MAX_DELAY_SECONDS = 12 * 3600
+#: SQS keeps a message at most 14 days; DLQ expiry counts from the original enqueue time.
+MAX_QUEUE_RETENTION_DAYS = 14
+#: Lambda's synchronous request limit is 6 MB; leave room for the HTTP API event around the body.
+MAX_BODY_LIMIT_BYTES = 5_500_000
+#: SQS message limit is 256 KiB; an inline body travels base64-encoded inside a JSON message.
+MAX_INLINE_BODY_BYTES = 160 * 1024
+#: CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+#: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then 12 h five times: 12 attempts, ~3.2 days.
+DEFAULT_RETRY_SCHEDULE: tuple[int, ...] = (
+    0,
+    5,
+    5 * 60,
+    30 * 60,
+    2 * 3600,
+    5 * 3600,
+    10 * 3600,
+    12 * 3600,
+    12 * 3600,
+    12 * 3600,
+    12 * 3600,
+    12 * 3600,
+)
+
+ENV_PREFIX = "HOOKHAVEN_"
+
+
+def _schedule(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.split(",") if not value.strip().startswith("[") else json.loads(value)
+    if isinstance(value, list | tuple):
+        return tuple(parse_duration(v.strip() if isinstance(v, str) else v) for v in value)
+    return value
+
+
+RetrySchedule = Annotated[tuple[int, ...], BeforeValidator(_schedule)]
+Seconds = Annotated[int, BeforeValidator(lambda v: parse_duration(v) if isinstance(v, str) else v)]
+
+
+class RuntimeTunables(BaseModel):
+    """Settings the functions need at run time; the CDK app passes them as environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    retry_schedule: RetrySchedule = Field(
+        default=DEFAULT_RETRY_SCHEDULE,
+        description="Delay before each attempt (the first is usually 0); its length is the "
+        "number of attempts and the queue's maxReceiveCount.",
+    )
+    retry_jitter: float = Field(
+        default=0.2, ge=0, le=0.5, description="Each delay varies by +- this fraction."
+    )
+    request_timeout_seconds: int = Field(
+        default=15, ge=1, le=120, description="Timeout of one delivery request."
+    )
+    delivery_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Deliveries in flight at once within one batch."
+    )
+    retention_days: int = Field(
+        default=30, ge=1, le=3650, description="How long events, attempts and bodies are kept."
+    )
+    dedupe_window: Seconds = Field(
+        default=72 * 3600,
+        ge=60,
+        description="A provider event id seen again within this window is a duplicate.",
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=MAX_BODY_LIMIT_BYTES,
+        description="Larger request bodies are refused with 413.",
+    )
+    inline_body_limit_bytes: int = Field(
+        default=64 * 1024,
+        ge=0,
+        le=MAX_INLINE_BODY_BYTES,
+        description="Bodies above this live in S3 and the queue message carries a pointer.",
+    )
+    source_cache_seconds: int = Field(
+        default=30, ge=0, le=60, description="How long the receiver caches sources."
+    )
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _check_schedule(cls, schedule: tuple[int, ...]) -> tuple[int, ...]:
+        if not schedule:
+            raise ValueError("the retry schedule needs at least one attempt")
+        if len(schedule) > 1000:
+            raise ValueError("SQS allows at most 1000 receives (attempts) per message")
+        too_long = [format_duration(d) for d in schedule if d > MAX_DELAY_SECONDS]
+        if too_long:
+            raise ValueError(
+                f"each delay must be at most 12h (SQS's visibility limit); got {too_long}"
+            )
+        return schedule
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_schedule)
+
+    @property
+    def worst_case_schedule_seconds(self) -> int:
+        """The longest the whole schedule can take, with every delay jittered up."""
+        return sum(
+            min(MAX_DELAY_SECONDS, round(d * (1 + self.retry_jitter))) for d in self.retry_schedule
+        )
+
+    def function_environment(self) -> dict[str, str]:
+        """The ``HOOKHAVEN_*`` variables that carry these values to a function."""
+        env = {}
+        for name in RuntimeTunables.model_fields:
+            value = getattr(self, name)
+            encoded = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
+            env[ENV_PREFIX + name.upper()] = encoded
+        return env
+
+
+class Tunables(RuntimeTunables):
+    """Everything ``cdk.json`` context may set under the ``hookhaven`` key."""
+
+    stack_name: str = Field(default="HookHaven", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+    service_name: str = Field(default="hookhaven", pattern=r"^[a-z][a-z0-9-]{0,63}$")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_retention_days: int = 30
+    receiver_timeout_seconds: int = Field(default=10, ge=3, le=29)
+    receiver_memory_mb: int = Field(default=512, ge=128, le=10240)
+    dispatcher_timeout_seconds: int = Field(default=60, ge=10, le=900)
+    dispatcher_memory_mb: int = Field(default=512, ge=128, le=10240)
+    batch_size: int = Field(default=10, ge=1, le=10000)
+    batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    max_concurrency: int = Field(
+        default=10, ge=2, le=1000, description="Most dispatcher instances the queue may drive."
+    )
+    queue_retention_days: int = Field(default=7, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
+    dlq_retention_days: int = Field(default=14, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
+    api_throttle_rate: float = Field(default=200, gt=0, description="Requests per second.")
+    api_throttle_burst: int = Field(default=400, ge=1)
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    oldest_message_alarm_seconds: Seconds = Field(default=3600, ge=60)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _check_log_retention(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs accepts only {list(LOG_RETENTION_DAYS)} days")
+        return days
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Tunables:
+        if self.dispatcher_timeout_seconds < 2 * self.request_timeout_seconds:
+            raise ValueError(
+                "dispatcher_timeout_seconds must be at least twice request_timeout_seconds, "
+                "so a batch can finish after its slowest delivery"
+            )
+        if self.queue_visibility_timeout_seconds > MAX_DELAY_SECONDS:
+            raise ValueError("6 x dispatcher_timeout_seconds must fit in SQS's 12h visibility")
+        if self.queue_retention_days * 86400 <= self.worst_case_schedule_seconds:
+            raise ValueError(
+                f"queue_retention_days ({self.queue_retention_days}) must outlast the whole "
+                f"retry schedule ({format_duration(self.worst_case_schedule_seconds)} with jitter)"
+            )
+        if self.batch_size > 10 and self.batching_window_seconds < 1:
+            raise ValueError("SQS needs batching_window_seconds >= 1 when batch_size > 10")
+        return self
+
+    @property
+    def queue_visibility_timeout_seconds(self) -> int:
+        # AWS's guidance for SQS event sources: at least six times the function timeout.
+        return 6 * self.dispatcher_timeout_seconds
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any] | None, **overrides: Any) -> Tunables:
+        """Build from the ``hookhaven`` context object plus ``hookhaven.<name>`` overrides.
+
+        ``cdk deploy -c hookhaven.alarm_email=ops@example.com`` arrives as a flat string
+        key; lists may be given as JSON or comma-separated.
+        """
+        values = dict(context or {})
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'hookhaven'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise ConfigurationError(
+                f"invalid hookhaven settings in cdk.json: {problems}"
+            ) from None
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or out of range; the message says which and why."""
+
+
+class FunctionSettings(BaseSettings, RuntimeTunables):
+    """What a function reads from its environment at cold start."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    config_table: str
+    events_table: str
+    deliveries_queue_url: str
+    dead_letter_queue_url: str
+    bodies_bucket: str

@@ -1,0 +1,146 @@
+"""Build the functions' code asset without Docker.
+
+The asset is a folder: ``functions/``, the ``hookhaven`` library (without the
+CLI-only parts), and the pinned dependencies of ``lambda-requirements.txt``
+installed from wheels for the target platform with pip's ``--platform`` and
+``--only-binary``. What the Lambda Python runtime already provides (boto3,
+botocore, s3transfer, jmespath, urllib3, python-dateutil, six) is left out.
+
+Dependencies are cached per (requirements, target) under the build folder, so
+only the first build downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENTS = Path(__file__).resolve().parent / "lambda-requirements.txt"
+#: Parts of the library that only the CLI and the local stack use.
+CLI_ONLY = ("cli", "local")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the asset will run: a CPython version and the wheel platforms it accepts."""
+
+    name: str
+    python_version: str | None = None  # None: the interpreter running the build
+    platforms: tuple[str, ...] = ()  # empty: this machine's platform
+
+    def pip_options(self) -> list[str]:
+        if not self.platforms:
+            return []
+        options = ["--implementation", "cp", "--only-binary=:all:"]
+        if self.python_version:
+            options += ["--python-version", self.python_version]
+        for platform in self.platforms:
+            options += ["--platform", platform]
+        return options
+
+
+#: AWS Lambda, Python 3.14 on Graviton (arm64, Amazon Linux 2023, glibc 2.34).
+LAMBDA_ARM64 = Target(
+    name="lambda-arm64-py3.14",
+    python_version="3.14",
+    platforms=(
+        "manylinux_2_34_aarch64",
+        "manylinux_2_28_aarch64",
+        "manylinux_2_17_aarch64",
+        "manylinux2014_aarch64",
+    ),
+)
+#: The machine running the build: used by the test that imports the asset.
+HOST = Target(name="host")
+
+
+def pinned_requirements() -> dict[str, str]:
+    """``{normalized name: version}`` from the requirements file."""
+    pins = {}
+    for line in REQUIREMENTS.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, version = line.partition("==")
+        pins[_normalize(name)] = version.strip()
+    return pins
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(".", "-")
+
+
+def _source_files() -> list[Path]:
+    files = sorted((ROOT / "functions").rglob("*.py"))
+    for path in sorted((ROOT / "hookhaven").rglob("*")):
+        relative = path.relative_to(ROOT / "hookhaven")
+        if path.is_dir() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        if relative.parts[0] in CLI_ONLY or relative.stem in CLI_ONLY:
+            continue
+        files.append(path)
+    return files
+
+
+def _install_dependencies(build_root: Path, target: Target) -> Path:
+    key = hashlib.sha256(
+        REQUIREMENTS.read_bytes() + repr((target, sys.version_info[:2])).encode()
+    ).hexdigest()[:16]
+    deps = build_root / "deps" / f"{target.name}-{key}"
+    if (deps / ".complete").exists():
+        return deps
+    partial = deps.with_name(deps.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--no-compile",
+        "--target",
+        str(partial),
+        *target.pip_options(),
+        "--requirement",
+        str(REQUIREMENTS),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"could not install the Lambda dependencies for {target.name}:\n{result.stderr}"
+        )
+    for stale in partial.glob("*.dist-info/RECORD"):
+        stale.unlink()  # absolute build paths; nothing at run time reads them
+    shutil.rmtree(partial / "bin", ignore_errors=True)
+    (partial / ".complete").touch()
+    shutil.rmtree(deps, ignore_errors=True)
+    partial.rename(deps)
+    return deps
+
+
+def build_asset(build_root: Path | None = None, target: Target = LAMBDA_ARM64) -> Path:
+    """Build (or refresh) the asset folder for ``target`` and return its path."""
+    build_root = build_root or ROOT / "build"
+    deps = _install_dependencies(build_root, target)
+    asset = build_root / "asset" / target.name
+    staging = asset.with_name(asset.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(deps, staging, ignore=shutil.ignore_patterns(".complete"))
+    for source in _source_files():
+        destination = staging / source.relative_to(ROOT)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+    shutil.rmtree(asset, ignore_errors=True)
+    staging.rename(asset)
+    return asset
+
+
+if __name__ == "__main__":
+    print(build_asset(target=HOST if "--host" in sys.argv else LAMBDA_ARM64))

@@ -1,0 +1,1 @@
+"""The small constructs the hookhaven stack is composed of."""

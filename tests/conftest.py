@@ -1,0 +1,68 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+#: What a deployed function finds in its environment (names are the local stack's).
+FUNCTION_ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_SERVICE_NAME": "hookhaven",
+    "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "HOOKHAVEN_CONFIG_TABLE": "hookhaven-config",
+    "HOOKHAVEN_EVENTS_TABLE": "hookhaven-events",
+    "HOOKHAVEN_BODIES_BUCKET": "hookhaven-bodies",
+    "HOOKHAVEN_DELIVERIES_QUEUE_URL": "http://127.0.0.1:4566/000000000000/hookhaven-deliveries",
+    "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:4566/000000000000/hookhaven-dlq",
+}
+
+
+@pytest.fixture
+def load_event() -> Callable[[str], dict[str, Any]]:
+    """Load a sample event from ``events/`` by its relative path, e.g. ``http/webhook_post``."""
+
+    def load(name: str) -> dict[str, Any]:
+        path = EVENTS / (name if name.endswith(".json") else f"{name}.json")
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    return load
+
+
+@pytest.fixture
+def function_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The environment a deployed function runs with."""
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    return dict(FUNCTION_ENVIRONMENT)
+
+
+class FakeLambdaContext:
+    function_name = "hookhaven-test"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:hookhaven-test"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+    log_group_name = "/aws/lambda/hookhaven-test"
+    log_stream_name = "2026/11/28/[$LATEST]0000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()

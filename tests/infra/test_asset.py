@@ -1,0 +1,141 @@
+"""The functions' code asset: built without Docker, importable with only what Lambda provides."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from infra.asset import HOST, LAMBDA_ARM64, build_asset, pinned_requirements
+from tests.conftest import EVENTS, FUNCTION_ENVIRONMENT, ROOT
+
+#: What the Lambda Python runtime ships besides the standard library.
+RUNTIME_PROVIDED = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "urllib3",
+    "python-dateutil",
+    "six",
+}
+
+HANDLE_BOTH = """
+import json, sys
+sys.path.insert(0, sys.argv[1])  # Lambda puts /var/task first
+import functions.receiver, functions.dispatcher
+class Context:
+    function_name = "asset-test"; memory_limit_in_mb = 512; aws_request_id = "req-1"
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:asset-test"
+    def get_remaining_time_in_millis(self): return 30000
+http = json.load(open(sys.argv[2]))
+sqs = json.load(open(sys.argv[3]))
+received = functions.receiver.handler(http, Context())
+dispatched = functions.dispatcher.handler(sqs, Context())
+import pydantic, aws_lambda_powertools
+print(json.dumps({
+    "receiver_status": received["statusCode"],
+    "dispatcher_failures": len(dispatched["batchItemFailures"]),
+    "pydantic_from": pydantic.__file__,
+    "powertools_from": aws_lambda_powertools.__file__,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def lambda_like_python(tmp_path_factory) -> Path:
+    """A fresh virtual environment holding only boto3 (and its dependencies), like Lambda."""
+    venv = tmp_path_factory.mktemp("lambda-runtime") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    boto3_version = importlib.metadata.version("boto3")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", f"boto3=={boto3_version}"],
+        check=True,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    return python
+
+
+def test_lambda_like_environment_has_only_what_the_runtime_provides(lambda_like_python):
+    listed = subprocess.run(
+        [str(lambda_like_python), "-m", "pip", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = {p["name"].lower() for p in json.loads(listed.stdout)} - {"pip", "setuptools"}
+    assert names <= RUNTIME_PROVIDED
+    probe = subprocess.run(
+        [str(lambda_like_python), "-I", "-c", "import pydantic"], capture_output=True, check=False
+    )
+    assert probe.returncode != 0, "pydantic must come from the asset, not the environment"
+
+
+def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
+    lambda_like_python, tmp_path
+):
+    asset = build_asset(tmp_path / "build", target=HOST)
+    result = subprocess.run(
+        [
+            str(lambda_like_python),
+            "-I",  # no user site, no PYTHONPATH, no current directory
+            "-c",
+            HANDLE_BOTH,
+            str(asset),
+            str(EVENTS / "http" / "webhook_post.json"),
+            str(EVENTS / "sqs" / "deliveries_batch.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["receiver_status"] == 501
+    assert outcome["dispatcher_failures"] == 1
+    assert outcome["pydantic_from"].startswith(str(asset))
+    assert outcome["powertools_from"].startswith(str(asset))
+
+
+def test_lambda_asset_holds_arm64_python314_binaries_only(asset_dir):
+    assert asset_dir.name == LAMBDA_ARM64.name
+    shared_objects = list(asset_dir.rglob("*.so"))
+    assert shared_objects, "pydantic-core ships a compiled extension"
+    for path in shared_objects:
+        assert path.name.endswith(".cpython-314-aarch64-linux-gnu.so"), path.name
+
+
+def test_asset_holds_functions_and_library_without_cli_only_parts(asset_dir):
+    assert (asset_dir / "functions" / "receiver.py").is_file()
+    assert (asset_dir / "functions" / "dispatcher.py").is_file()
+    assert (asset_dir / "hookhaven" / "tunables.py").is_file()
+    assert not (asset_dir / "hookhaven" / "cli").exists()
+    assert not (asset_dir / "hookhaven" / "local").exists()
+    assert not list(asset_dir.rglob("__pycache__"))
+    for provided in ("boto3", "botocore", "s3transfer"):
+        assert not (asset_dir / provided).exists()
+
+
+def test_asset_pins_are_the_versions_the_tests_run_against():
+    pins = pinned_requirements()
+    for name, version in pins.items():
+        assert importlib.metadata.version(name) == version, name
+
+
+def test_every_runtime_dependency_is_pinned_for_the_asset():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = pinned_requirements()
+    for requirement in project["dependencies"]:
+        name = requirement.split("[")[0].split(">")[0].split("=")[0].split("<")[0].strip()
+        if name.lower() in RUNTIME_PROVIDED:
+            continue
+        assert name.lower() in pins, f"{name} is a runtime dependency but not in the asset"

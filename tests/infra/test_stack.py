@@ -1,0 +1,353 @@
+"""Every promise of the stack, asserted on resource properties (never on logical ids)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE
+from hookhaven.tunables import Tunables
+from infra.stack import OUTPUTS
+
+
+def resources(template: Template, kind: str, props: dict[str, Any] | None = None) -> Any:
+    return template.find_resources(kind, {"Properties": props} if props else None)
+
+
+def only(template: Template, kind: str, props: dict[str, Any] | None = None) -> dict[str, Any]:
+    found = resources(template, kind, props)
+    assert len(found) == 1, f"expected one {kind} matching {props}, found {len(found)}"
+    resource: dict[str, Any] = next(iter(found.values()))
+    return resource
+
+
+def function(template: Template, handler: str) -> dict[str, Any]:
+    return only(template, "AWS::Lambda::Function", {"Handler": handler})["Properties"]
+
+
+def queue_by_redrive(template: Template, has_redrive: bool) -> dict[str, Any]:
+    queues = resources(template, "AWS::SQS::Queue")
+    matching = [q for q in queues.values() if ("RedrivePolicy" in q["Properties"]) == has_redrive]
+    assert len(matching) == 1
+    props: dict[str, Any] = matching[0]["Properties"]
+    return props
+
+
+# --- ingest -----------------------------------------------------------------
+
+
+def test_route_posts_webhooks_to_the_receiver(template):
+    route = only(template, "AWS::ApiGatewayV2::Route", {"RouteKey": "POST /webhooks/{source}"})
+    integration_ref = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+    integration = template.to_json()["Resources"][integration_ref]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    receiver_ref = integration["IntegrationUri"]["Fn::GetAtt"][0]
+    receiver = template.to_json()["Resources"][receiver_ref]["Properties"]
+    assert receiver["Handler"] == "functions.receiver.handler"
+    assert len(resources(template, "AWS::ApiGatewayV2::Route")) == 1
+
+
+def test_stage_throttles_and_logs_access_to_a_retained_group(template):
+    stage = only(template, "AWS::ApiGatewayV2::Stage")["Properties"]
+    defaults = Tunables()
+    assert stage["StageName"] == "$default"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == defaults.api_throttle_rate
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == defaults.api_throttle_burst
+    log_group_ref = stage["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert "$context.requestId" in stage["AccessLogSettings"]["Format"]
+    log_group = template.to_json()["Resources"][log_group_ref]["Properties"]
+    assert log_group["RetentionInDays"] == defaults.log_retention_days
+
+
+def test_throttling_comes_from_context(synth):
+    _, template = synth(api_throttle_rate=50, api_throttle_burst=75)
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {"DefaultRouteSettings": {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 75}},
+    )
+
+
+# --- functions --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("handler", ["functions.receiver.handler", "functions.dispatcher.handler"])
+def test_functions_run_newest_python_on_arm64_with_powertools_and_tracing(template, handler):
+    props = function(template, handler)
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    env = props["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == "hookhaven"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "HookHaven"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    for name in Tunables().function_environment():
+        assert name in env
+    for name in ("CONFIG_TABLE", "EVENTS_TABLE", "BODIES_BUCKET", "DELIVERIES_QUEUE_URL"):
+        assert f"HOOKHAVEN_{name}" in env
+
+
+@pytest.mark.parametrize("handler", ["functions.receiver.handler", "functions.dispatcher.handler"])
+def test_function_logs_have_retention(template, handler):
+    props = function(template, handler)
+    log_group_ref = props["LoggingConfig"]["LogGroup"]["Ref"]
+    log_group = template.to_json()["Resources"][log_group_ref]["Properties"]
+    assert log_group["RetentionInDays"] == Tunables().log_retention_days
+
+
+def test_newest_python_runtime_cdk_offers_is_used():
+    from aws_cdk import aws_lambda
+
+    from infra.constructs.python_function import RUNTIME
+
+    offered = [
+        tuple(int(p) for p in name.removeprefix("PYTHON_").split("_"))
+        for name in dir(aws_lambda.Runtime)
+        if name.startswith("PYTHON_3_")
+    ]
+    newest = "python" + ".".join(str(p) for p in max(offered))
+    assert RUNTIME.name == newest
+
+
+def test_function_settings_flow_from_context(synth):
+    _, template = synth(log_level="DEBUG", retry_schedule=["0s", "1m"], request_timeout_seconds=5)
+    props = function(template, "functions.dispatcher.handler")
+    env = props["Environment"]["Variables"]
+    assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert env["HOOKHAVEN_RETRY_SCHEDULE"] == "[0, 60]"
+    assert env["HOOKHAVEN_REQUEST_TIMEOUT_SECONDS"] == "5"
+
+
+# --- delivery ---------------------------------------------------------------
+
+
+def test_redrive_moves_a_message_to_the_dlq_after_the_last_attempt(template):
+    deliveries = queue_by_redrive(template, has_redrive=True)
+    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == len(Tunables().retry_schedule) == 12
+    dlq_ref = deliveries["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    dlq = template.to_json()["Resources"][dlq_ref]["Properties"]
+    assert "RedrivePolicy" not in dlq
+
+
+def test_max_receive_count_follows_the_schedule_length(synth):
+    _, template = synth(retry_schedule=["0s", "10s", "1m", "1h"])
+    assert queue_by_redrive(template, has_redrive=True)["RedrivePolicy"]["maxReceiveCount"] == 4
+
+
+def test_visibility_timeout_is_at_least_six_times_the_dispatcher_timeout(template):
+    deliveries = queue_by_redrive(template, has_redrive=True)
+    dispatcher = function(template, "functions.dispatcher.handler")
+    assert deliveries["VisibilityTimeout"] >= 6 * dispatcher["Timeout"]
+
+
+def test_queues_are_encrypted_and_dlq_keeps_messages_14_days(template):
+    deliveries = queue_by_redrive(template, has_redrive=True)
+    dlq = queue_by_redrive(template, has_redrive=False)
+    assert deliveries["SqsManagedSseEnabled"] is True
+    assert dlq["SqsManagedSseEnabled"] is True
+    assert dlq["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_deliveries_outlive_the_whole_retry_schedule(template):
+    deliveries = queue_by_redrive(template, has_redrive=True)
+    assert deliveries["MessageRetentionPeriod"] > Tunables().worst_case_schedule_seconds
+
+
+def test_both_queues_refuse_plain_http(template):
+    policies = resources(template, "AWS::SQS::QueuePolicy")
+    secured = 0
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if (
+                statement["Effect"] == "Deny"
+                and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                and statement["Action"] == "sqs:*"
+            ):
+                secured += len(policy["Properties"]["Queues"])
+    assert secured == 2
+
+
+def test_dispatcher_reads_the_queue_with_partial_batch_failures(template):
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 10,
+            "ScalingConfig": {"MaximumConcurrency": 10},
+            "MaximumBatchingWindowInSeconds": Match.absent(),
+        },
+    )
+
+
+def test_event_source_settings_come_from_context(synth):
+    _, template = synth(batch_size=50, batching_window_seconds=2, max_concurrency=25)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BatchSize": 50,
+            "MaximumBatchingWindowInSeconds": 2,
+            "ScalingConfig": {"MaximumConcurrency": 25},
+        },
+    )
+
+
+# --- storage ----------------------------------------------------------------
+
+
+def _table_with_keys(template, shape):
+    tables = resources(template, "AWS::DynamoDB::Table")
+    key_schema = [{"AttributeName": shape.partition_key.name, "KeyType": "HASH"}]
+    if shape.sort_key:
+        key_schema.append({"AttributeName": shape.sort_key.name, "KeyType": "RANGE"})
+    matching = [
+        t["Properties"]
+        for t in tables.values()
+        if t["Properties"]["KeySchema"] == key_schema
+        and ("TimeToLiveSpecification" in t["Properties"]) == bool(shape.ttl_attribute)
+    ]
+    assert len(matching) == 1
+    return matching[0]
+
+
+@pytest.mark.parametrize("shape", [CONFIG_TABLE, EVENTS_TABLE], ids=lambda s: s.role)
+def test_tables_are_on_demand_with_pitr_and_kms(template, shape):
+    props = _table_with_keys(template, shape)
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_events_table_expires_events_attempts_and_dedupe_records(template):
+    props = _table_with_keys(template, EVENTS_TABLE)
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["by_source"]
+
+
+def test_config_table_never_expires(template):
+    assert "TimeToLiveSpecification" not in _table_with_keys(template, CONFIG_TABLE)
+
+
+def test_stateful_resources_survive_stack_deletion(template):
+    for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
+        for resource in resources(template, kind).values():
+            assert resource["DeletionPolicy"] == "Retain"
+
+
+def test_bodies_bucket_is_private_encrypted_and_expires_with_retention(template):
+    bucket = only(template, "AWS::S3::Bucket")["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    encryption = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert [r["ExpirationInDays"] for r in rules] == [Tunables().retention_days]
+
+
+def test_bucket_lifecycle_follows_retention(synth):
+    _, template = synth(retention_days=90)
+    bucket = only(template, "AWS::S3::Bucket")["Properties"]
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
+
+
+def test_bucket_refuses_plain_http(template):
+    policy = only(template, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Statement"]
+    )
+
+
+# --- monitoring -------------------------------------------------------------
+
+
+def test_alarm_topic_has_no_subscription_unless_an_email_is_given(template, synth):
+    assert resources(template, "AWS::SNS::Subscription") == {}
+    _, with_email = synth(alarm_email="ops@bookhaven.example")
+    with_email.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@bookhaven.example"}
+    )
+
+
+def test_alarm_topic_refuses_plain_http(template):
+    policy = only(template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Statement"]
+    )
+
+
+def test_dashboard_exists(template):
+    only(template, "AWS::CloudWatch::Dashboard", {"DashboardName": "HookHaven-relay"})
+
+
+# --- least privilege ----------------------------------------------------------
+
+
+def _statements(template):
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        yield from policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_no_policy_grants_a_wildcard_action(template):
+    for statement in _statements(template):
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            assert "*" not in action, f"wildcard action {action}"
+
+
+def test_roles_use_no_managed_policy_beyond_basic_execution(template):
+    for role in resources(template, "AWS::IAM::Role").values():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            joined = "".join(p if isinstance(p, str) else "" for p in arn["Fn::Join"][1])
+            assert joined.endswith("service-role/AWSLambdaBasicExecutionRole")
+
+
+def _actions_of(template, handler):
+    role_ref = function(template, handler)["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_ref} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                value = statement["Action"]
+                actions.update([value] if isinstance(value, str) else value)
+    return actions
+
+
+def test_receiver_may_send_but_not_consume_deliveries(template):
+    actions = _actions_of(template, "functions.receiver.handler")
+    assert "sqs:SendMessage" in actions
+    assert "sqs:ReceiveMessage" not in actions
+    assert "s3:PutObject" in actions
+    assert "s3:GetObject" not in actions
+
+
+def test_dispatcher_may_consume_but_not_send_deliveries(template):
+    actions = _actions_of(template, "functions.dispatcher.handler")
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= actions
+    assert "sqs:SendMessage" not in actions
+    assert "s3:GetObject" in actions
+    assert "s3:PutObject" not in actions
+
+
+# --- outputs ----------------------------------------------------------------
+
+
+def test_outputs_name_everything_the_cli_needs(template):
+    outputs = template.to_json()["Outputs"]
+    assert set(OUTPUTS) <= set(outputs)
+    assert set(OUTPUTS) >= {
+        "ApiUrl",
+        "DeliveriesQueueUrl",
+        "DeadLetterQueueUrl",
+        "ConfigTableName",
+        "EventsTableName",
+        "BodiesBucketName",
+        "DashboardName",
+    }

@@ -1,0 +1,40 @@
+"""The README's promises that code can check."""
+
+import re
+from pathlib import Path
+
+from hookhaven.durations import parse_duration
+from hookhaven.tunables import Tunables
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def test_quick_start_is_exactly_two_commands():
+    section = README.split("## Quick start", 1)[1].split("##", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None
+    commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
+    assert [c for c in commands if c] == ["make dev", "make test"]
+
+
+def test_configuration_table_documents_every_setting_with_its_default():
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", README, re.M)
+    }
+    defaults = Tunables()
+    assert set(rows) == set(Tunables.model_fields)
+    for name in Tunables.model_fields:
+        value = getattr(defaults, name)
+        documented = rows[name].strip().strip("`")
+        if name == "retry_schedule":
+            assert tuple(parse_duration(d) for d in documented.split()) == value
+            continue
+        if name in ("dedupe_window", "oldest_message_alarm_seconds"):
+            assert parse_duration(documented) == value, name
+            continue
+        if value is None:
+            expected = "none"
+        else:
+            expected = f"{value:g}" if isinstance(value, float) else str(value)
+        assert documented == expected, name

@@ -1,0 +1,99 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from hookhaven.resources import deliveries_queue, max_receive_count
+from hookhaven.tunables import (
+    DEFAULT_RETRY_SCHEDULE,
+    ConfigurationError,
+    FunctionSettings,
+    Tunables,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_default_schedule_is_twelve_attempts_over_about_three_days():
+    tunables = Tunables()
+    assert tunables.max_attempts == 12
+    total = sum(DEFAULT_RETRY_SCHEDULE)
+    assert 3 * 86400 < total < 3.5 * 86400
+    assert max(DEFAULT_RETRY_SCHEDULE) == 12 * 3600
+
+
+def test_cdk_json_spells_out_exactly_the_code_defaults():
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]["hookhaven"]
+    assert set(context) == set(Tunables.model_fields)
+    assert Tunables.from_context(context) == Tunables()
+
+
+def test_schedule_accepts_durations_commas_and_json():
+    assert Tunables.from_context({"retry_schedule": ["0s", "1m", "1h"]}).retry_schedule == (
+        0,
+        60,
+        3600,
+    )
+    assert Tunables.from_context({}, retry_schedule="0,30s,2m").retry_schedule == (0, 30, 120)
+    assert Tunables.from_context({}, retry_schedule='["0s", "5s"]').retry_schedule == (0, 5)
+
+
+def test_override_from_command_line_context_beats_cdk_json():
+    tunables = Tunables.from_context({"batch_size": 5}, batch_size="7")
+    assert tunables.batch_size == 7
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ({"retry_schedule": []}, "at least one attempt"),
+        ({"retry_schedule": ["13h"]}, "at most 12h"),
+        ({"retry_schedule": ["5 minutes"]}, "not a duration"),
+        ({"batch_size": 20}, "batching_window_seconds"),
+        ({"dispatcher_timeout_seconds": 20}, "twice request_timeout_seconds"),
+        ({"queue_retention_days": 3}, "must outlast the whole retry schedule"),
+        ({"log_retention_days": 31}, "CloudWatch Logs accepts only"),
+        ({"max_concurrency": 1}, "max_concurrency"),
+        ({"alarm_email": "not-an-address"}, "alarm_email"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_settings_fail_early_with_the_setting_named(values, fragment):
+    with pytest.raises(ConfigurationError, match="invalid hookhaven settings") as raised:
+        Tunables.from_context(values)
+    assert fragment in str(raised.value)
+
+
+def test_queue_redrive_and_schedule_come_from_one_setting():
+    tunables = Tunables.from_context({"retry_schedule": ["0s", "1m", "5m"]})
+    assert max_receive_count(tunables) == 3
+    assert deliveries_queue(tunables).max_receive_count == 3
+
+
+def test_visibility_timeout_is_six_times_the_dispatcher_timeout():
+    tunables = Tunables.from_context({"dispatcher_timeout_seconds": 90})
+    assert deliveries_queue(tunables).visibility_timeout_seconds == 540
+
+
+def test_function_environment_round_trips_into_function_settings(monkeypatch):
+    tunables = Tunables.from_context(
+        {"retry_schedule": ["0s", "10s", "1h"], "dedupe_window": "24h", "retry_jitter": 0.1}
+    )
+    environment = tunables.function_environment()
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    for name in ("CONFIG_TABLE", "EVENTS_TABLE", "BODIES_BUCKET"):
+        monkeypatch.setenv(f"HOOKHAVEN_{name}", name.lower())
+    monkeypatch.setenv("HOOKHAVEN_DELIVERIES_QUEUE_URL", "http://q/deliveries")
+    monkeypatch.setenv("HOOKHAVEN_DEAD_LETTER_QUEUE_URL", "http://q/dlq")
+    settings = FunctionSettings()
+    assert settings.retry_schedule == (0, 10, 3600)
+    assert settings.dedupe_window == 86400
+    assert settings.retry_jitter == 0.1
+    assert settings.config_table == "config_table"
+
+
+def test_function_settings_name_a_missing_variable(monkeypatch):
+    monkeypatch.delenv("HOOKHAVEN_CONFIG_TABLE", raising=False)
+    with pytest.raises(ValueError, match="config_table"):
+        FunctionSettings()
