@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CDK := node_modules/.bin/cdk
 
-# jsii (under aws-cdk-lib) warns loudly about Node 20's end of life; the pinned CDK
-# CLI and library still support Node >= 18, so keep the output readable.
+# jsii (under aws-cdk-lib) prints a large banner on Node 20, past its end of life;
+# the pinned CDK CLI and library still run on it, so keep the output readable.
+# Node 22 or 24 is recommended (README).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

@@ -16,6 +16,8 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,15 +89,27 @@ def _source_files() -> list[Path]:
     return files
 
 
+def _publish(staging: Path, final: Path) -> Path:
+    """Move a finished build into place; a concurrent build of the same content may win."""
+    staging.chmod(0o755)  # mkdtemp makes 0700; Lambda reads the tree as another user
+    try:
+        staging.rename(final)
+    except OSError:
+        if not final.exists():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
 def _install_dependencies(build_root: Path, target: Target) -> Path:
     key = hashlib.sha256(
         REQUIREMENTS.read_bytes() + repr((target, sys.version_info[:2])).encode()
     ).hexdigest()[:16]
     deps = build_root / "deps" / f"{target.name}-{key}"
-    if (deps / ".complete").exists():
+    if deps.exists():
         return deps
-    partial = deps.with_name(deps.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    deps.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{deps.name}-", dir=deps.parent))
     command = [
         sys.executable,
         "-m",
@@ -113,33 +127,49 @@ def _install_dependencies(build_root: Path, target: Target) -> Path:
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
         raise RuntimeError(
             f"could not install the Lambda dependencies for {target.name}:\n{result.stderr}"
         )
     for stale in partial.glob("*.dist-info/RECORD"):
         stale.unlink()  # absolute build paths; nothing at run time reads them
     shutil.rmtree(partial / "bin", ignore_errors=True)
-    (partial / ".complete").touch()
-    shutil.rmtree(deps, ignore_errors=True)
-    partial.rename(deps)
-    return deps
+    return _publish(partial, deps)
 
 
 def build_asset(build_root: Path | None = None, target: Target = LAMBDA_ARM64) -> Path:
-    """Build (or refresh) the asset folder for ``target`` and return its path."""
+    """Build the asset folder for ``target`` and return its path.
+
+    The folder's name carries a hash of everything in it, so a build never
+    changes a folder another process may be reading (a synth staging it, say);
+    an unchanged tree reuses the folder built before.
+    """
     build_root = build_root or ROOT / "build"
     deps = _install_dependencies(build_root, target)
-    asset = build_root / "asset" / target.name
-    staging = asset.with_name(asset.name + ".staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(deps, staging, ignore=shutil.ignore_patterns(".complete"))
-    for source in _source_files():
+    sources = _source_files()
+    digest = hashlib.sha256(deps.name.encode())
+    for source in sources:
+        digest.update(str(source.relative_to(ROOT)).encode() + b"\0" + source.read_bytes())
+    asset = build_root / "asset" / f"{target.name}-{digest.hexdigest()[:16]}"
+    if asset.exists():
+        return asset
+    asset.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{asset.name}-", dir=asset.parent))
+    shutil.copytree(deps, staging, dirs_exist_ok=True)
+    for source in sources:
         destination = staging / source.relative_to(ROOT)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, destination)
-    shutil.rmtree(asset, ignore_errors=True)
-    staging.rename(asset)
-    return asset
+    _prune(asset.parent, keep=asset, prefix=f"{target.name}-")
+    return _publish(staging, asset)
+
+
+def _prune(folder: Path, *, keep: Path, prefix: str, max_age_seconds: int = 3600) -> None:
+    """Remove old builds of this target; recent ones may still be in use by a running synth."""
+    cutoff = time.time() - max_age_seconds
+    for old in folder.glob(f"{prefix}*"):
+        if old != keep and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def run_cdk(*args: str) -> subprocess.CompletedProcess[str]:
         for key, value in os.environ.items()
         if not key.startswith(("AWS_", "CDK_DEFAULT_"))
     }
-    env |= {"JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    env |= {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK_DISABLE_VERSION_CHECK": "1"}
     return subprocess.run(
         [str(CDK), *args, "--no-notices"],
         cwd=ROOT,
