@@ -1,22 +1,40 @@
 """Receiver Lambda: ``POST /webhooks/{source}`` behind the HTTP API.
 
-MINIMAL HANDLER (issue #2). It validates its settings at cold start, routes the
-request through Powertools' HTTP API resolver and answers ``501
-{"error": "not_implemented", ...}`` for every webhook. Nothing is accepted, so
-nothing can be lost: a provider sees a failure and retries later. Signature
-verification, dedupe, storage and fan-out arrive with the receiver issue (#3).
+Thin by design: decode the request, hand it to ``hookhaven.ingest.Receiver``,
+map its outcome or error to the status table of the receiver contract.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hookhaven.http import error_response
+from hookhaven import telemetry
+from hookhaven.aws import clients
+from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
+from hookhaven.aws.s3 import S3BodyStore
+from hookhaven.aws.sqs import SqsDeliveryQueue
+from hookhaven.http import error_response, json_response
+from hookhaven.ingest import (
+    Accepted,
+    Challenge,
+    Duplicate,
+    InProgress,
+    InvalidSignature,
+    MalformedPayload,
+    PayloadTooLarge,
+    Receiver,
+    SourceDirectory,
+    Unavailable,
+    UnknownSource,
+)
 from hookhaven.tunables import FunctionSettings
+from hookhaven.verification import InboundRequest
 
 settings = FunctionSettings()  # read from the environment; a gap fails the cold start
 logger = Logger()
@@ -24,16 +42,95 @@ metrics = Metrics()
 tracer = Tracer()
 app = APIGatewayHttpResolver()
 
+_dynamodb = clients.dynamodb()
+receiver = Receiver(
+    directory=SourceDirectory(
+        DynamoConfigStore(_dynamodb, settings.config_table), ttl=settings.source_cache_seconds
+    ),
+    events=DynamoEventStore(_dynamodb, settings.events_table),
+    bodies=S3BodyStore(clients.s3(), settings.bodies_bucket),
+    queue=SqsDeliveryQueue(clients.sqs(), settings.deliveries_queue_url),
+    settings=settings,
+)
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise BadRequest("the body is flagged base64 but is not") from error
+
 
 @app.post("/webhooks/<source>")
 def receive(source: str) -> Response[str]:
-    return error_response(
-        501, "not_implemented", "the receiver does not accept webhooks yet; retry later"
+    telemetry.count(metrics, telemetry.EVENTS_RECEIVED)
+    headers = {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+    outcome = receiver.receive(source, InboundRequest(headers=headers, body=_raw_body()))
+    if isinstance(outcome, Challenge):
+        return Response(200, content_types.TEXT_PLAIN, outcome.challenge)
+    if isinstance(outcome, Duplicate):
+        telemetry.count(metrics, telemetry.EVENTS_DUPLICATE)
+        logger.info("duplicate event", extra={"event_id": outcome.event_id, "source": source})
+        return json_response(200, {"id": outcome.event_id, "duplicate": True})
+    assert isinstance(outcome, Accepted)
+    logger.set_correlation_id(outcome.event_id)
+    telemetry.count(metrics, telemetry.EVENTS_ACCEPTED)
+    telemetry.count(metrics, telemetry.FAN_OUT_SIZE, outcome.fan_out)
+    logger.info(
+        "event accepted",
+        extra={"source": source, "event_type": outcome.event_type, "fan_out": outcome.fan_out},
     )
+    return json_response(202, {"id": outcome.event_id})
+
+
+def _reject(status: int, error: str, message: str) -> Response[str]:
+    telemetry.count_rejection(metrics, error)
+    logger.info("request rejected", extra={"status": status, "error": error})
+    return error_response(status, error, message)
+
+
+@app.exception_handler(UnknownSource)
+def _unknown_source(_: UnknownSource) -> Response[str]:
+    return _reject(404, "unknown_source", "no source with that name is configured")
+
+
+@app.exception_handler(InvalidSignature)
+def _invalid_signature(_: InvalidSignature) -> Response[str]:
+    return _reject(401, "invalid_signature", "the signature is missing, invalid or expired")
+
+
+@app.exception_handler(PayloadTooLarge)
+def _too_large(error: PayloadTooLarge) -> Response[str]:
+    return _reject(413, "payload_too_large", str(error))
+
+
+@app.exception_handler(MalformedPayload)
+@app.exception_handler(BadRequest)
+def _bad_request(error: Exception) -> Response[str]:
+    return _reject(400, "bad_request", str(error))
+
+
+@app.exception_handler(InProgress)
+def _in_progress(_: InProgress) -> Response[str]:
+    return _reject(409, "in_progress", "this event is being processed by another request; retry")
+
+
+@app.exception_handler(Unavailable)
+def _unavailable(error: Unavailable) -> Response[str]:
+    logger.warning("event not accepted: storage unavailable", extra={"reason": str(error)})
+    return _reject(503, "unavailable", "the event could not be stored; retry later")
 
 
 @app.not_found
-def not_found(_: Exception) -> Response[str]:
+def _not_found(_: Exception) -> Response[str]:
     return error_response(404, "not_found", "only POST /webhooks/{source} is served here")
 
 

@@ -14,6 +14,9 @@ from hookhaven.tunables import RuntimeTunables, Tunables
 
 AttributeType = Literal["S", "N", "B"]
 
+#: Large bodies live under this key prefix; the functions' S3 grants are scoped to it.
+BODY_PREFIX = "bodies/"
+
 
 @dataclass(frozen=True)
 class Key:

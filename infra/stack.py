@@ -8,11 +8,12 @@ from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from hookhaven.resources import BODY_PREFIX
 from hookhaven.tunables import Tunables
 from infra.constructs.delivery import Delivery
 from infra.constructs.ingest import WEBHOOK_ROUTE, Ingest
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.storage import BODY_PREFIX, Storage
+from infra.constructs.storage import Storage
 
 #: Names of the stack outputs; the CLI reads resource names from them.
 OUTPUTS = (

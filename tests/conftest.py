@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ FUNCTION_ENVIRONMENT = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def load_event() -> Callable[[str], dict[str, Any]]:
     """Load a sample event from ``events/`` by its relative path, e.g. ``http/webhook_post``."""
 
@@ -66,3 +67,30 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+class ForbiddenNetworkAccess(RuntimeError):
+    pass
+
+
+def _loopback_only(original: Any) -> Any:
+    """Wrap socket.connect: tests may reach 127.0.0.0/8 and ::1, never a real AWS endpoint."""
+    import ipaddress
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            try:
+                allowed = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                allowed = host == "localhost"
+            if not allowed:
+                raise ForbiddenNetworkAccess(f"tests may only connect to loopback, not {host}")
+        return original(self, address)
+
+    return connect
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _loopback_only(socket.socket.connect)  # type: ignore[method-assign]
+    socket.socket.connect_ex = _loopback_only(socket.socket.connect_ex)  # type: ignore[method-assign]

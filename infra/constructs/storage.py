@@ -8,11 +8,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE, Key, TableShape
+from hookhaven.resources import BODY_PREFIX, CONFIG_TABLE, EVENTS_TABLE, Key, TableShape
 from hookhaven.tunables import Tunables
-
-#: Large bodies live under this key prefix; the functions' S3 grants are scoped to it.
-BODY_PREFIX = "bodies/"
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,

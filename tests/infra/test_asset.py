@@ -5,15 +5,24 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 
+from hookhaven.aws.dynamodb import DynamoConfigStore
+from hookhaven.local.provision import provision
+from hookhaven.models import Secret, Source, SourceKind
+from hookhaven.tunables import Tunables
 from infra.asset import HOST, LAMBDA_ARM64, build_asset, pinned_requirements
 from tests.conftest import EVENTS, FUNCTION_ENVIRONMENT, ROOT
+from tests.providers import SECRETS, signed
 
 #: What the Lambda Python runtime ships besides the standard library.
 RUNTIME_PROVIDED = {
@@ -34,7 +43,7 @@ class Context:
     function_name = "asset-test"; memory_limit_in_mb = 512; aws_request_id = "req-1"
     invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:asset-test"
     def get_remaining_time_in_millis(self): return 30000
-http = json.load(open(sys.argv[2]))
+http = json.loads(sys.argv[2])
 sqs = json.load(open(sys.argv[3]))
 received = functions.receiver.handler(http, Context())
 dispatched = functions.dispatcher.handler(sqs, Context())
@@ -78,10 +87,51 @@ def test_lambda_like_environment_has_only_what_the_runtime_provides(lambda_like_
     assert probe.returncode != 0, "pydantic must come from the asset, not the environment"
 
 
+@pytest.fixture
+def moto_server():
+    """A moto server on a free loopback port, so the asset's handlers talk to "AWS" locally."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
 def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
-    lambda_like_python, tmp_path
+    lambda_like_python, tmp_path, moto_server, monkeypatch
 ):
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_server)
+    resources = provision(
+        dynamodb=dynamodb,
+        sqs=boto3.client("sqs", endpoint_url=moto_server),
+        s3=boto3.client("s3", endpoint_url=moto_server),
+        tunables=Tunables(),
+    )
+    DynamoConfigStore(dynamodb, resources.config_table).put_source(
+        Source(
+            name="bookhaven",
+            kind=SourceKind.STANDARD,
+            secrets=(Secret(value=SECRETS["standard"], created_at=time.time()),),
+            created_at=time.time(),
+            updated_at=time.time(),
+        )
+    )
+    webhook = signed(
+        json.loads((EVENTS / "http" / "standard_order_created.json").read_text()),
+        "standard",
+        time.time(),
+    )
     asset = build_asset(tmp_path / "build", target=HOST)
+    environment = {
+        "PATH": os.environ["PATH"],
+        **FUNCTION_ENVIRONMENT,
+        **resources.environment(),
+        "HOOKHAVEN_AWS_ENDPOINT_URL": moto_server,
+    }
     result = subprocess.run(
         [
             str(lambda_like_python),
@@ -89,18 +139,18 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
             "-c",
             HANDLE_BOTH,
             str(asset),
-            str(EVENTS / "http" / "webhook_post.json"),
+            json.dumps(webhook),
             str(EVENTS / "sqs" / "deliveries_batch.json"),
         ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], **FUNCTION_ENVIRONMENT},
+        env=environment,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    assert outcome["receiver_status"] == 501
+    assert outcome["receiver_status"] == 202
     assert outcome["dispatcher_failures"] == 1
     assert outcome["pydantic_from"].startswith(str(asset))
     assert outcome["powertools_from"].startswith(str(asset))

@@ -1,0 +1,1 @@
+"""AWS adapters for the ports in ``hookhaven.ports``. Each takes its boto3 client injected."""

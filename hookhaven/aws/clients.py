@@ -1,0 +1,43 @@
+"""boto3 clients tuned for Lambda: short timeouts, standard retries, created once per container."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+#: The receiver answers providers with a 5-10 s budget: fail fast and let them retry.
+RECEIVER_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+    max_pool_connections=32,
+)
+
+
+def _kwargs(config: Config) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"config": config}
+    # The local stack and tests point every client at an emulator.
+    endpoint = os.environ.get("HOOKHAVEN_AWS_ENDPOINT_URL")
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    return kwargs
+
+
+def dynamodb(config: Config = RECEIVER_CONFIG) -> DynamoDBClient:
+    return boto3.client("dynamodb", **_kwargs(config))
+
+
+def sqs(config: Config = RECEIVER_CONFIG) -> SQSClient:
+    return boto3.client("sqs", **_kwargs(config))
+
+
+def s3(config: Config = RECEIVER_CONFIG) -> S3Client:
+    return boto3.client("s3", **_kwargs(config))

@@ -1,0 +1,246 @@
+"""DynamoDB adapters: the config table (sources, subscriptions) and the events table."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hookhaven.aws.items import from_item, to_item, to_value
+from hookhaven.models import EventRecord, Source, Subscription
+from hookhaven.ports import Claim, DedupeKey, StorageUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SOURCE_PK = "SOURCE"
+SUBSCRIPTION_PK = "SUBSCRIPTION"
+AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class DynamoConfigStore:
+    """Sources (``pk=SOURCE``) and subscriptions (``pk=SUBSCRIPTION``) in the config table."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": True,
+        }
+        try:
+            while True:
+                page = self._client.query(**kwargs)
+                for item in page.get("Items", []):
+                    yield from_item(item)
+                if "LastEvaluatedKey" not in page:
+                    return
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"config table query failed: {_error_code(error)}") from error
+
+    def list_sources(self) -> list[Source]:
+        return [Source.model_validate(_strip_keys(item)) for item in self._query(SOURCE_PK)]
+
+    def list_subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription.model_validate(_strip_keys(item)) for item in self._query(SUBSCRIPTION_PK)
+        ]
+
+    def put_source(self, source: Source) -> None:
+        self._put({"pk": SOURCE_PK, "sk": source.name, **source.model_dump(mode="json")})
+
+    def put_subscription(self, subscription: Subscription) -> None:
+        self._put(
+            {"pk": SUBSCRIPTION_PK, "sk": subscription.id, **subscription.model_dump(mode="json")}
+        )
+
+    def _put(self, values: dict[str, Any]) -> None:
+        try:
+            self._client.put_item(TableName=self._table, Item=to_item(values))
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"config table write failed: {_error_code(error)}") from error
+
+
+def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("pk", "sk")}
+
+
+def dedupe_pk(key: DedupeKey) -> str:
+    # Provider ids are untrusted and up to 256 characters: hash them into a bounded key.
+    digest = hashlib.sha256(key.provider_event_id.encode()).hexdigest()[:40]
+    return f"DEDUPE#{key.source}#{digest}"
+
+
+def event_pk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+class DynamoEventStore:
+    """Events, their attempts and dedupe records in the events table."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def claim(self, key: DedupeKey, event_id: str, *, now: float, window: int, lease: int) -> Claim:
+        item = {
+            "pk": dedupe_pk(key),
+            "sk": "DEDUPE",
+            "event_id": event_id,
+            "source": key.source,
+            "provider_event_id": key.provider_event_id,
+            "status": "in_progress",
+            "lease_until": int(now) + lease,
+            "created_at": now,
+            "expires_at": int(now) + window,
+        }
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                # TTL deletes lazily: an expired record still present counts as absent.
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return Claim("new", event_id)
+        except ClientError as error:
+            if _error_code(error) != "ConditionalCheckFailedException":
+                raise StorageUnavailable(f"dedupe claim failed: {_error_code(error)}") from error
+            existing = cast("dict[str, Any] | None", error.response.get("Item"))
+            if existing is None:
+                existing = self._get(dedupe_pk(key), "DEDUPE")
+        except BotoCoreError as error:
+            raise StorageUnavailable("dedupe claim failed") from error
+        if existing is None:  # removed between our write and our read: try once more
+            return self.claim(key, event_id, now=now, window=window, lease=lease)
+        return self._resume(key, from_item(existing), now=now, lease=lease)
+
+    def _resume(self, key: DedupeKey, old: dict[str, Any], *, now: float, lease: int) -> Claim:
+        first_id = str(old["event_id"])
+        status = old.get("status")
+        if status == "complete":
+            return Claim("duplicate", first_id)
+        lease_until = int(old.get("lease_until", 0))
+        if status == "in_progress" and lease_until > now:
+            return Claim("in_progress", first_id)
+        # failed, or in progress with a lapsed lease: take it over, optimistically.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": dedupe_pk(key)}, "sk": {"S": "DEDUPE"}},
+                UpdateExpression="SET #status = :in_progress, lease_until = :lease",
+                ConditionExpression="#status = :old_status AND lease_until = :old_lease",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":in_progress": {"S": "in_progress"},
+                    ":lease": {"N": str(int(now) + lease)},
+                    ":old_status": {"S": str(status)},
+                    ":old_lease": {"N": str(lease_until)},
+                },
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return Claim("in_progress", first_id)
+            raise StorageUnavailable(f"dedupe resume failed: {_error_code(error)}") from error
+        except BotoCoreError as error:
+            raise StorageUnavailable("dedupe resume failed") from error
+        return Claim("resumed", first_id, frozenset(old.get("enqueued") or ()))
+
+    def release(self, key: DedupeKey, event_id: str, enqueued: frozenset[str]) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": dedupe_pk(key)}, "sk": {"S": "DEDUPE"}},
+                UpdateExpression="SET #status = :failed, lease_until = :zero, enqueued = :enqueued",
+                ConditionExpression="event_id = :event_id",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": "failed"},
+                    ":zero": {"N": "0"},
+                    ":enqueued": to_value(sorted(enqueued)),
+                    ":event_id": {"S": event_id},
+                },
+            )
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"dedupe release failed: {_error_code(error)}") from error
+
+    def accept(self, event: EventRecord, key: DedupeKey | None, *, expires_at: int) -> None:
+        put = {"TableName": self._table, "Item": to_item(event_item(event, expires_at))}
+        try:
+            if key is None:
+                self._client.put_item(**put)  # type: ignore[arg-type]
+                return
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Put": put},  # type: ignore[typeddict-item]
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": dedupe_pk(key)}, "sk": {"S": "DEDUPE"}},
+                            "UpdateExpression": "SET #status = :complete REMOVE lease_until",
+                            "ConditionExpression": "event_id = :event_id",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {
+                                ":complete": {"S": "complete"},
+                                ":event_id": {"S": event.id},
+                            },
+                        }
+                    },
+                ]
+            )
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"recording the event failed: {_error_code(error)}") from error
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        item = self._get(event_pk(event_id), "EVENT")
+        if item is None:
+            return None
+        values = from_item(item)
+        return EventRecord.model_validate(
+            {k: v for k, v in values.items() if k not in EVENT_KEY_ATTRIBUTES}
+        )
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            )
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"events table read failed: {_error_code(error)}") from error
+        item = response.get("Item")
+        return dict(item) if item else None
+
+
+EVENT_KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "expires_at", "received_at_iso")
+
+
+def event_item(event: EventRecord, expires_at: int) -> dict[str, Any]:
+    received = datetime.fromtimestamp(event.received_at, UTC).isoformat(timespec="milliseconds")
+    values = event.model_dump(mode="python", exclude_none=True)
+    values["status"] = str(event.status)
+    return {
+        "pk": event_pk(event.id),
+        "sk": "EVENT",
+        "gsi1pk": f"SOURCE#{event.source}",
+        "gsi1sk": f"{received}#{event.id}",
+        "received_at_iso": received,
+        "expires_at": expires_at,
+        **values,
+    }

@@ -1,0 +1,281 @@
+"""The receiver's rules: verify, dedupe, keep, fan out; answer only when nothing can be lost.
+
+Order of work for one request, and why:
+
+1. size, source, signature: cheap checks first, nothing written for a rejected request;
+2. claim the provider event id (one conditional write): a duplicate stops here;
+3. large body to S3, then one queue message per matching subscription;
+4. record the event and complete the claim in one transaction: only now is it accepted.
+
+If 3 or 4 fails the claim is released as *failed* with the subscriptions already
+enqueued, and the provider gets 503. Its retry resumes the claim under the same
+event id and enqueues only what is missing, so a subscriber never receives the
+event twice under two different ``webhook-id`` values.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hookhaven.ids import new_event_id
+from hookhaven.matching import matching_subscriptions
+from hookhaven.models import BodyPointer, DeliveryMessage, EventRecord, Source, Subscription
+from hookhaven.ports import (
+    BodyStore,
+    ConfigReader,
+    DedupeKey,
+    DeliveryQueue,
+    EventStore,
+    StorageUnavailable,
+)
+from hookhaven.tunables import RuntimeTunables
+from hookhaven.verification import InboundRequest, InvalidSignature, MalformedPayload, verify
+
+#: How long a claim in progress blocks a concurrent retry (longer than the receiver's timeout).
+CLAIM_LEASE_SECONDS = 60
+#: Headers worth keeping with the event; never signatures, tokens or cookies.
+KEPT_HEADERS = frozenset(
+    {
+        "content-type",
+        "user-agent",
+        "webhook-id",
+        "svix-id",
+        "x-github-event",
+        "x-github-delivery",
+        "x-github-hook-id",
+        "x-github-hook-installation-target-type",
+        "x-github-hook-installation-target-id",
+        "x-shopify-topic",
+        "x-shopify-webhook-id",
+        "x-shopify-event-id",
+        "x-shopify-shop-domain",
+        "x-shopify-api-version",
+        "x-shopify-triggered-at",
+        "x-slack-retry-num",
+        "x-slack-retry-reason",
+    }
+)
+
+
+class UnknownSource(Exception):
+    pass
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+class InProgress(Exception):
+    """The same provider event is being processed by another request right now."""
+
+
+class Unavailable(Exception):
+    """Storing or enqueueing failed; nothing was accepted, the provider should retry."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event_id: str
+    fan_out: int
+    event_type: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    event_id: str
+
+
+@dataclass(frozen=True)
+class Challenge:
+    challenge: str
+
+
+Outcome = Accepted | Duplicate | Challenge
+
+__all__ = [
+    "Accepted",
+    "Challenge",
+    "Duplicate",
+    "InProgress",
+    "InvalidSignature",
+    "MalformedPayload",
+    "PayloadTooLarge",
+    "Receiver",
+    "SourceDirectory",
+    "Unavailable",
+    "UnknownSource",
+]
+
+
+class SourceDirectory:
+    """Sources and subscriptions, cached in memory for ``ttl`` seconds.
+
+    One refresh reads the whole (small) configuration, so unknown names cost
+    no extra reads and a change shows everywhere within ``ttl``.
+    """
+
+    def __init__(
+        self, config: ConfigReader, *, ttl: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._config = config
+        self._ttl = ttl
+        self._clock = clock
+        self._loaded_at: float | None = None
+        self._sources: dict[str, Source] = {}
+        self._subscriptions: list[Subscription] = []
+
+    def _fresh(self) -> None:
+        now = self._clock()
+        if self._loaded_at is not None and now - self._loaded_at < self._ttl:
+            return
+        sources = self._config.list_sources()
+        subscriptions = self._config.list_subscriptions()
+        self._sources = {s.name: s for s in sources}
+        self._subscriptions = subscriptions
+        self._loaded_at = now
+
+    def source(self, name: str) -> Source | None:
+        self._fresh()
+        return self._sources.get(name)
+
+    def subscriptions_for(self, source: str, event_type: str) -> list[Subscription]:
+        self._fresh()
+        return matching_subscriptions(self._subscriptions, source, event_type)
+
+
+class Receiver:
+    def __init__(
+        self,
+        *,
+        directory: SourceDirectory,
+        events: EventStore,
+        bodies: BodyStore,
+        queue: DeliveryQueue,
+        settings: RuntimeTunables,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._directory = directory
+        self._events = events
+        self._bodies = bodies
+        self._queue = queue
+        self._settings = settings
+        self._clock = clock
+
+    def receive(self, source_name: str, request: InboundRequest) -> Outcome:
+        if len(request.body) > self._settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"the body is {len(request.body)} bytes; the limit is "
+                f"{self._settings.max_body_bytes}"
+            )
+        try:
+            source = self._directory.source(source_name)
+        except StorageUnavailable as error:
+            raise Unavailable("could not read the source configuration") from error
+        if source is None:
+            raise UnknownSource(source_name)
+        now = self._clock()
+        verified = verify(source, request, now)
+        if verified.challenge is not None:
+            return Challenge(verified.challenge)
+
+        key = (
+            DedupeKey(source.name, verified.provider_event_id)
+            if verified.provider_event_id
+            else None
+        )
+        event_id = new_event_id(now)
+        enqueued: frozenset[str] = frozenset()
+        if key is not None:
+            try:
+                claim = self._events.claim(
+                    key,
+                    event_id,
+                    now=now,
+                    window=self._settings.dedupe_window,
+                    lease=CLAIM_LEASE_SECONDS,
+                )
+            except StorageUnavailable as error:
+                raise Unavailable("could not record the event") from error
+            if claim.state == "duplicate":
+                return Duplicate(claim.event_id)
+            if claim.state == "in_progress":
+                raise InProgress(claim.event_id)
+            event_id, enqueued = claim.event_id, claim.enqueued
+
+        sent: set[str] = set()
+        try:
+            subscriptions = self._directory.subscriptions_for(source.name, verified.event_type)
+            record, messages = self._build(
+                source,
+                request,
+                verified.event_type,
+                verified.provider_event_id,
+                event_id,
+                now,
+                subscriptions,
+            )
+            pending = [m for m in messages if m.subscription_id not in enqueued]
+            failed = self._queue.send(pending)
+            sent = {m.subscription_id for m in pending} - failed
+            if failed:
+                raise StorageUnavailable(f"{len(failed)} of {len(pending)} messages not enqueued")
+            expires_at = int(now) + self._settings.retention_days * 86400
+            self._events.accept(record, key, expires_at=expires_at)
+        except StorageUnavailable as error:
+            if key is not None:
+                # If even this fails, the claim's lease runs out and the retry resumes it.
+                with contextlib.suppress(StorageUnavailable):
+                    self._events.release(key, event_id, enqueued | sent)
+            raise Unavailable(str(error)) from error
+        return Accepted(event_id=event_id, fan_out=len(messages), event_type=verified.event_type)
+
+    def _build(
+        self,
+        source: Source,
+        request: InboundRequest,
+        event_type: str,
+        provider_event_id: str | None,
+        event_id: str,
+        now: float,
+        subscriptions: list[Subscription],
+    ) -> tuple[EventRecord, list[DeliveryMessage]]:
+        body = request.body
+        content_type = request.content_type
+        body_ref: BodyPointer | None = None
+        if len(body) > self._settings.inline_body_limit_bytes:
+            body_ref = self._bodies.put(f"{source.name}/{event_id}", body, content_type)
+        record = EventRecord(
+            id=event_id,
+            source=source.name,
+            event_type=event_type,
+            provider_event_id=provider_event_id,
+            received_at=now,
+            content_type=content_type,
+            headers={k: v for k, v in request.headers.items() if k in KEPT_HEADERS},
+            body_size=len(body),
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            body=None if body_ref else body,
+            body_ref=body_ref,
+            subscriptions=tuple(s.id for s in subscriptions),
+        )
+        inline = None if body_ref else base64.b64encode(body).decode()
+        messages = [
+            DeliveryMessage(
+                event_id=event_id,
+                subscription_id=subscription.id,
+                source=source.name,
+                event_type=event_type,
+                received_at=now,
+                content_type=content_type,
+                body_b64=inline,
+                body_ref=body_ref,
+                body_size=len(body),
+            )
+            for subscription in subscriptions
+        ]
+        return record, messages

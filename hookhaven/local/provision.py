@@ -1,0 +1,127 @@
+"""Create the stack's tables, queues and bucket in an AWS emulator, from the shared shapes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hookhaven.resources import (
+    CONFIG_TABLE,
+    EVENTS_TABLE,
+    TableShape,
+    dead_letter_queue,
+    deliveries_queue,
+)
+from hookhaven.tunables import Tunables
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    config_table: str = "hookhaven-config"
+    events_table: str = "hookhaven-events"
+    deliveries_queue: str = "hookhaven-deliveries"
+    dead_letter_queue: str = "hookhaven-dlq"
+    bodies_bucket: str = "hookhaven-bodies"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    config_table: str
+    events_table: str
+    deliveries_queue_url: str
+    dead_letter_queue_url: str
+    bodies_bucket: str
+
+    def environment(self) -> dict[str, str]:
+        """The ``HOOKHAVEN_*`` names a function reads its resources from."""
+        return {
+            "HOOKHAVEN_CONFIG_TABLE": self.config_table,
+            "HOOKHAVEN_EVENTS_TABLE": self.events_table,
+            "HOOKHAVEN_DELIVERIES_QUEUE_URL": self.deliveries_queue_url,
+            "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
+            "HOOKHAVEN_BODIES_BUCKET": self.bodies_bucket,
+        }
+
+
+def create_table(client: DynamoDBClient, name: str, shape: TableShape) -> None:
+    keys = [shape.partition_key] + ([shape.sort_key] if shape.sort_key else [])
+    attributes = {k.name: k.type for k in keys}
+    for index in shape.indexes:
+        attributes[index.partition_key.name] = index.partition_key.type
+        if index.sort_key:
+            attributes[index.sort_key.name] = index.sort_key.type
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": n, "AttributeType": t} for n, t in attributes.items()
+        ],
+        "KeySchema": [{"AttributeName": shape.partition_key.name, "KeyType": "HASH"}]
+        + ([{"AttributeName": shape.sort_key.name, "KeyType": "RANGE"}] if shape.sort_key else []),
+    }
+    if shape.indexes:
+        kwargs["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.partition_key.name, "KeyType": "HASH"}]
+                + (
+                    [{"AttributeName": index.sort_key.name, "KeyType": "RANGE"}]
+                    if index.sort_key
+                    else []
+                ),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in shape.indexes
+        ]
+    client.create_table(**kwargs)
+    if shape.ttl_attribute:
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl_attribute},
+        )
+
+
+def provision(
+    *,
+    dynamodb: DynamoDBClient,
+    sqs: SQSClient,
+    s3: S3Client,
+    tunables: Tunables,
+    names: LocalNames | None = None,
+) -> Provisioned:
+    names = names or LocalNames()
+    create_table(dynamodb, names.config_table, CONFIG_TABLE)
+    create_table(dynamodb, names.events_table, EVENTS_TABLE)
+    dlq_url = sqs.create_queue(
+        QueueName=names.dead_letter_queue,
+        Attributes=dead_letter_queue(tunables).sqs_attributes(),  # type: ignore[arg-type]
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    shape = deliveries_queue(tunables)
+    attributes = shape.sqs_attributes()
+    attributes["RedrivePolicy"] = json.dumps(
+        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": shape.max_receive_count}
+    )
+    queue_url = sqs.create_queue(
+        QueueName=names.deliveries_queue,
+        Attributes=attributes,  # type: ignore[arg-type]
+    )["QueueUrl"]
+    s3.create_bucket(
+        Bucket=names.bodies_bucket,
+        CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},  # type: ignore[typeddict-item]
+    )
+    return Provisioned(
+        config_table=names.config_table,
+        events_table=names.events_table,
+        deliveries_queue_url=queue_url,
+        dead_letter_queue_url=dlq_url,
+        bodies_bucket=names.bodies_bucket,
+    )

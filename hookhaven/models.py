@@ -1,0 +1,193 @@
+"""The records hookhaven keeps and the messages it passes, as pydantic models."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: A subscription for every source.
+ANY_SOURCE = "*"
+
+
+class SourceKind(StrEnum):
+    STANDARD = "standard"
+    STRIPE = "stripe"
+    GITHUB = "github"
+    SHOPIFY = "shopify"
+    SLACK = "slack"
+    HMAC = "hmac"
+
+
+class Secret(BaseModel):
+    """One signing secret; an old one keeps working until ``expires_at`` during rotation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: str = Field(min_length=1, repr=False)
+    created_at: float
+    expires_at: float | None = None
+
+    def active(self, now: float) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+
+class FieldRef(BaseModel):
+    """Where a generic HMAC source carries a value: a header, or a top-level JSON field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location: Literal["header", "field"]
+    name: str = Field(min_length=1, max_length=128)
+
+    @classmethod
+    def parse(cls, text: str) -> FieldRef:
+        """``header:X-Event-Id`` or ``field:id``."""
+        location, sep, name = text.partition(":")
+        if not sep or location not in ("header", "field") or not name:
+            raise ValueError(f"expected header:NAME or field:NAME, got {text!r}")
+        return cls(location=location, name=name)
+
+    def __str__(self) -> str:
+        return f"{self.location}:{self.name}"
+
+
+class HmacOptions(BaseModel):
+    """How a generic ``hmac`` source signs: which header, which hash, which encoding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    header: str = Field(default="x-signature", min_length=1, max_length=128)
+    algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = Field(default="", max_length=32)
+    id_from: FieldRef | None = None
+    type_from: FieldRef | None = None
+
+    @field_validator("header")
+    @classmethod
+    def _lower(cls, header: str) -> str:
+        return header.lower()
+
+
+class Source(BaseModel):
+    """A provider endpoint: ``POST /webhooks/<name>``, verified the way ``kind`` says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: SourceKind
+    secrets: tuple[Secret, ...] = Field(min_length=1)
+    hmac: HmacOptions | None = None
+    created_at: float
+    updated_at: float
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        if not SOURCE_NAME.match(name):
+            raise ValueError(
+                "a source name is 1-64 characters: lowercase letters, digits, '-' and '_'"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _hmac_options(self) -> Source:
+        if self.kind == SourceKind.HMAC and self.hmac is None:
+            object.__setattr__(self, "hmac", HmacOptions())
+        return self
+
+    def active_secrets(self, now: float) -> list[str]:
+        return [s.value for s in self.secrets if s.active(now)]
+
+
+class Subscription(BaseModel):
+    """A subscriber: where matching events of a source (or of every source) are delivered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    source: str = ANY_SOURCE
+    event_types: tuple[str, ...] = ("*",)
+    url: str
+    secrets: tuple[Secret, ...] = Field(min_length=1)
+    enabled: bool = True
+    status_reason: str | None = None
+    description: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    created_at: float
+    updated_at: float
+
+
+class BodyPointer(BaseModel):
+    """Where a body too large for the queue message lives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+
+
+class DeliveryMessage(BaseModel):
+    """One message on the deliveries queue: one event for one subscription.
+
+    It carries everything the dispatcher needs to deliver, so delivery never
+    waits on the event record: the body inline (base64) or a pointer to S3.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    v: Literal[1] = 1
+    event_id: str
+    subscription_id: str
+    source: str
+    event_type: str
+    received_at: float
+    content_type: str
+    body_b64: str | None = None
+    body_ref: BodyPointer | None = None
+    body_size: int
+
+    @model_validator(mode="after")
+    def _one_body(self) -> DeliveryMessage:
+        if (self.body_b64 is None) == (self.body_ref is None):
+            raise ValueError("a delivery carries either body_b64 or body_ref")
+        return self
+
+    def inline_body(self) -> bytes | None:
+        if self.body_b64 is None:
+            return None
+        try:
+            return base64.b64decode(self.body_b64, validate=True)
+        except binascii.Error as error:
+            raise ValueError("body_b64 is not base64") from error
+
+
+class EventStatus(StrEnum):
+    RECEIVING = "receiving"
+    ACCEPTED = "accepted"
+
+
+class EventRecord(BaseModel):
+    """What was received: kept for ``events show``, replay and audit."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    source: str
+    event_type: str
+    provider_event_id: str | None
+    received_at: float
+    content_type: str
+    headers: dict[str, str]
+    body_size: int
+    body_sha256: str
+    body: bytes | None = Field(default=None, repr=False)
+    body_ref: BodyPointer | None = None
+    subscriptions: tuple[str, ...]
+    status: EventStatus = EventStatus.ACCEPTED

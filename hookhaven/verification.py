@@ -1,0 +1,311 @@
+"""Verify an incoming webhook the way its provider signs it, and read its identity.
+
+Pure: no I/O and no clock of its own (``now`` is passed in). Every check runs on
+the exact raw body bytes. A request either yields a ``VerifiedWebhook`` or
+raises ``InvalidSignature`` (401, deliberately without saying which part
+failed) or ``MalformedPayload`` (400: authentic, but not what the provider's
+convention promises, e.g. a Stripe event without an id).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from hookhaven.models import FieldRef, Source, SourceKind
+from hookhaven.signatures import any_equal, hmac_digest, standard_secret_key
+
+#: Providers' timestamp tolerance (Standard Webhooks, Stripe and Slack all use 5 minutes).
+TOLERANCE_SECONDS = 300
+#: Event types travel in a delivery header; anything else is replaced.
+_UNSAFE_TYPE_CHARS = re.compile(r"[^A-Za-z0-9._:/\-+*@]")
+MAX_TYPE_LENGTH = 128
+MAX_PROVIDER_ID_LENGTH = 256
+UNKNOWN_TYPE = "unknown"
+
+
+class InvalidSignature(Exception):
+    """Missing, malformed, wrong or expired signature. The message is for logs only."""
+
+
+class MalformedPayload(Exception):
+    """Authentic request whose body or headers break the provider's own convention."""
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """A webhook request as received: header names lowercased, the raw body bytes."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "application/octet-stream")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class VerifiedWebhook:
+    event_type: str
+    provider_event_id: str | None
+    #: Slack's url_verification: answer with this and record nothing.
+    challenge: str | None = None
+
+
+def verify(source: Source, request: InboundRequest, now: float) -> VerifiedWebhook:
+    secrets = source.active_secrets(now)
+    if not secrets:
+        raise InvalidSignature("the source has no active secret")
+    return _VERIFIERS[source.kind](source, request, secrets, now)
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _required(request: InboundRequest, name: str) -> str:
+    value = request.header(name)
+    if value is None or not value.strip():
+        raise InvalidSignature(f"missing {name}")
+    return value.strip()
+
+
+def _timestamp(text: str, now: float) -> int:
+    if not text.isdigit() or len(text) > 12:
+        raise InvalidSignature("malformed timestamp")
+    timestamp = int(text)
+    if abs(now - timestamp) > TOLERANCE_SECONDS:
+        raise InvalidSignature("timestamp outside the tolerance")
+    return timestamp
+
+
+def _unhex(text: str) -> bytes | None:
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
+def _unbase64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _form_payload(request: InboundRequest) -> dict[str, Any] | None:
+    """GitHub and Slack may send ``application/x-www-form-urlencoded`` with ``payload=<json>``."""
+    if not request.content_type.startswith("application/x-www-form-urlencoded"):
+        return None
+    try:
+        form = parse_qs(request.body.decode("utf-8"), strict_parsing=False)
+    except UnicodeDecodeError:
+        return None
+    payload = form.get("payload")
+    return _json_object(payload[0].encode()) if payload else None
+
+
+def _body_object(request: InboundRequest) -> dict[str, Any] | None:
+    return _form_payload(request) or _json_object(request.body)
+
+
+def clean_type(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        return UNKNOWN_TYPE
+    return _UNSAFE_TYPE_CHARS.sub("_", value.strip())[:MAX_TYPE_LENGTH]
+
+
+def clean_id(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > MAX_PROVIDER_ID_LENGTH:
+        raise MalformedPayload("the provider event id is longer than 256 characters")
+    return value
+
+
+# --- kinds --------------------------------------------------------------------
+
+Verifier = Callable[[Source, InboundRequest, list[str], float], VerifiedWebhook]
+
+
+def _standard(
+    source: Source, request: InboundRequest, secrets: list[str], now: float
+) -> VerifiedWebhook:
+    # Svix sends the same scheme under svix-* names; accept both spellings.
+    prefix = "webhook" if request.header("webhook-signature") is not None else "svix"
+    message_id = _required(request, f"{prefix}-id")
+    timestamp = _timestamp(_required(request, f"{prefix}-timestamp"), now)
+    provided = []
+    for part in _required(request, f"{prefix}-signature").split(" "):
+        version, _, signature = part.partition(",")
+        if version == "v1" and (decoded := _unbase64(signature)) is not None:
+            provided.append(decoded)
+    signed = f"{message_id}.{timestamp}.".encode() + request.body
+    expected = []
+    for secret in secrets:
+        try:
+            expected.append(hmac_digest(standard_secret_key(secret), signed))
+        except ValueError:
+            continue  # a secret that is not whsec_ base64 can match nothing
+    if not any_equal(expected, provided):
+        raise InvalidSignature("no v1 signature matches")
+    body = _json_object(request.body)
+    return VerifiedWebhook(
+        event_type=clean_type(body.get("type") if body else None),
+        provider_event_id=clean_id(message_id),
+    )
+
+
+def _stripe(
+    source: Source, request: InboundRequest, secrets: list[str], now: float
+) -> VerifiedWebhook:
+    header = _required(request, "stripe-signature")
+    timestamp_text: str | None = None
+    provided = []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            timestamp_text = value
+        elif key == "v1" and (decoded := _unhex(value)) is not None:
+            provided.append(decoded)
+    if timestamp_text is None:
+        raise InvalidSignature("no timestamp in Stripe-Signature")
+    timestamp = _timestamp(timestamp_text, now)
+    signed = f"{timestamp}.".encode() + request.body
+    expected = [hmac_digest(secret.encode(), signed) for secret in secrets]
+    if not any_equal(expected, provided):
+        raise InvalidSignature("no v1 signature matches")
+    body = _json_object(request.body)
+    if body is None or clean_id(body.get("id")) is None or not isinstance(body.get("type"), str):
+        raise MalformedPayload("a Stripe event is a JSON object with an id and a type")
+    return VerifiedWebhook(
+        event_type=clean_type(body["type"]), provider_event_id=clean_id(body["id"])
+    )
+
+
+def _github(
+    source: Source, request: InboundRequest, secrets: list[str], now: float
+) -> VerifiedWebhook:
+    header = _required(request, "x-hub-signature-256")
+    algorithm, _, signature = header.partition("=")
+    provided = _unhex(signature) if algorithm == "sha256" else None
+    expected = [hmac_digest(secret.encode(), request.body) for secret in secrets]
+    if provided is None or not any_equal(expected, [provided]):
+        raise InvalidSignature("X-Hub-Signature-256 does not match")
+    event = request.header("x-github-event")
+    if not event:
+        raise MalformedPayload("GitHub deliveries carry X-GitHub-Event")
+    body = _body_object(request)
+    action = body.get("action") if body else None
+    event_type = f"{event}.{action}" if isinstance(action, str) and action else event
+    return VerifiedWebhook(
+        event_type=clean_type(event_type),
+        provider_event_id=clean_id(request.header("x-github-delivery")),
+    )
+
+
+def _shopify(
+    source: Source, request: InboundRequest, secrets: list[str], now: float
+) -> VerifiedWebhook:
+    provided = _unbase64(_required(request, "x-shopify-hmac-sha256"))
+    expected = [hmac_digest(secret.encode(), request.body) for secret in secrets]
+    if provided is None or not any_equal(expected, [provided]):
+        raise InvalidSignature("X-Shopify-Hmac-Sha256 does not match")
+    topic = request.header("x-shopify-topic")
+    if not topic:
+        raise MalformedPayload("Shopify webhooks carry X-Shopify-Topic")
+    return VerifiedWebhook(
+        event_type=clean_type(topic),
+        provider_event_id=clean_id(
+            request.header("x-shopify-webhook-id") or request.header("x-shopify-event-id")
+        ),
+    )
+
+
+def _slack(
+    source: Source, request: InboundRequest, secrets: list[str], now: float
+) -> VerifiedWebhook:
+    timestamp = _timestamp(_required(request, "x-slack-request-timestamp"), now)
+    version, _, signature = _required(request, "x-slack-signature").partition("=")
+    provided = _unhex(signature) if version == "v0" else None
+    signed = f"v0:{timestamp}:".encode() + request.body
+    expected = [hmac_digest(secret.encode(), signed) for secret in secrets]
+    if provided is None or not any_equal(expected, [provided]):
+        raise InvalidSignature("X-Slack-Signature does not match")
+    body = _body_object(request)
+    if body is None:
+        raise MalformedPayload("a Slack request body is JSON or a form with a JSON payload")
+    if body.get("type") == "url_verification":
+        challenge = body.get("challenge")
+        if not isinstance(challenge, str):
+            raise MalformedPayload("url_verification without a challenge")
+        return VerifiedWebhook(
+            event_type="url_verification", provider_event_id=None, challenge=challenge
+        )
+    event = body.get("event")
+    if body.get("type") == "event_callback" and isinstance(event, dict):
+        event_type = event.get("type")
+    else:
+        event_type = body.get("type")
+    return VerifiedWebhook(
+        event_type=clean_type(event_type),
+        provider_event_id=clean_id(body.get("event_id") or body.get("trigger_id")),
+    )
+
+
+def _hmac(
+    source: Source, request: InboundRequest, secrets: list[str], now: float
+) -> VerifiedWebhook:
+    options = source.hmac
+    assert options is not None  # Source fills in the defaults for kind hmac
+    header = _required(request, options.header)
+    if options.prefix:
+        if not header.startswith(options.prefix):
+            raise InvalidSignature("signature prefix missing")
+        header = header[len(options.prefix) :]
+    provided = _unhex(header) if options.encoding == "hex" else _unbase64(header)
+    expected = [hmac_digest(s.encode(), request.body, options.algorithm) for s in secrets]
+    if provided is None or not any_equal(expected, [provided]):
+        raise InvalidSignature("signature does not match")
+    body = _json_object(request.body)
+
+    def read(ref: FieldRef | None) -> object:
+        if ref is None:
+            return None
+        if ref.location == "header":
+            return request.header(ref.name)
+        return body.get(ref.name) if body else None
+
+    return VerifiedWebhook(
+        event_type=clean_type(read(options.type_from)),
+        provider_event_id=clean_id(read(options.id_from)),
+    )
+
+
+_VERIFIERS: dict[SourceKind, Verifier] = {
+    SourceKind.STANDARD: _standard,
+    SourceKind.STRIPE: _stripe,
+    SourceKind.GITHUB: _github,
+    SourceKind.SHOPIFY: _shopify,
+    SourceKind.SLACK: _slack,
+    SourceKind.HMAC: _hmac,
+}
