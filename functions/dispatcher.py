@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hookhaven.tunables import FunctionSettings
 
-settings = FunctionSettings()  # read from the environment; a gap fails the cold start
+settings = FunctionSettings.from_environ()  # a missing or bad variable fails the cold start
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()

@@ -36,7 +36,7 @@ from hookhaven.ingest import (
 from hookhaven.tunables import FunctionSettings
 from hookhaven.verification import InboundRequest
 
-settings = FunctionSettings()  # read from the environment; a gap fails the cold start
+settings = FunctionSettings.from_environ()  # a missing or bad variable fails the cold start
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
@@ -48,7 +48,7 @@ receiver = Receiver(
         DynamoConfigStore(_dynamodb, settings.config_table), ttl=settings.source_cache_seconds
     ),
     events=DynamoEventStore(_dynamodb, settings.events_table),
-    bodies=S3BodyStore(clients.s3(), settings.bodies_bucket),
+    bodies=S3BodyStore(clients.s3, settings.bodies_bucket),
     queue=SqsDeliveryQueue(clients.sqs(), settings.deliveries_queue_url),
     settings=settings,
 )

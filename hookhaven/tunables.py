@@ -8,6 +8,7 @@ value means the same thing on both sides and is validated once, early.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -20,7 +21,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hookhaven.durations import format_duration, parse_duration
 
@@ -222,13 +222,34 @@ class ConfigurationError(ValueError):
     """A setting is missing or out of range; the message says which and why."""
 
 
-class FunctionSettings(BaseSettings, RuntimeTunables):
-    """What a function reads from its environment at cold start."""
+class FunctionSettings(RuntimeTunables):
+    """What a function reads from its ``HOOKHAVEN_*`` environment at cold start.
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+    Plain pydantic rather than pydantic-settings: the latter adds ~45 ms to every
+    cold start (measured with ``python -X importtime``) for one dictionary read.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     config_table: str
     events_table: str
     deliveries_queue_url: str
     dead_letter_queue_url: str
     bodies_bucket: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> FunctionSettings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is not None:
+                values[name] = raw  # the field validators parse JSON lists and durations
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise ConfigurationError(f"invalid function environment: {problems}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,12 @@ RECEIVER_CONFIG = Config(
 )
 
 
+@functools.cache
+def _session() -> boto3.Session:
+    # One session for every client: botocore then loads its endpoint data once.
+    return boto3.Session()
+
+
 def _kwargs(config: Config) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"config": config}
     # The local stack and tests point every client at an emulator.
@@ -32,12 +39,12 @@ def _kwargs(config: Config) -> dict[str, Any]:
 
 
 def dynamodb(config: Config = RECEIVER_CONFIG) -> DynamoDBClient:
-    return boto3.client("dynamodb", **_kwargs(config))
+    return _session().client("dynamodb", **_kwargs(config))
 
 
 def sqs(config: Config = RECEIVER_CONFIG) -> SQSClient:
-    return boto3.client("sqs", **_kwargs(config))
+    return _session().client("sqs", **_kwargs(config))
 
 
 def s3(config: Config = RECEIVER_CONFIG) -> S3Client:
-    return boto3.client("s3", **_kwargs(config))
+    return _session().client("s3", **_kwargs(config))

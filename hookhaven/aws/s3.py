@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -15,9 +17,16 @@ if TYPE_CHECKING:
 
 
 class S3BodyStore:
-    def __init__(self, client: S3Client, bucket: str) -> None:
-        self._client = client
+    """Takes a client, or a factory called on first use (most events never need S3)."""
+
+    def __init__(self, client: S3Client | Callable[[], S3Client], bucket: str) -> None:
+        self._client_or_factory = client
         self._bucket = bucket
+
+    @functools.cached_property
+    def _client(self) -> S3Client:
+        source = self._client_or_factory
+        return source() if callable(source) else source
 
     def put(self, key: str, body: bytes, content_type: str) -> BodyPointer:
         full_key = BODY_PREFIX + key

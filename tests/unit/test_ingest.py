@@ -243,3 +243,18 @@ def test_config_outage_is_unavailable_not_unknown(world):
     )
     with pytest.raises(Unavailable):
         receiver.receive("bookhaven", request())
+
+
+def test_ulid_is_the_crockford_base32_of_time_and_randomness(monkeypatch):
+    def reference(now: float, randomness: bytes) -> str:
+        value = (int(now * 1000) << 80) | int.from_bytes(randomness, "big")
+        digits = []
+        for _ in range(26):
+            value, index = divmod(value, 32)
+            digits.append("0123456789ABCDEFGHJKMNPQRSTVWXYZ"[index])
+        return "".join(reversed(digits))
+
+    for step, randomness in enumerate([b"\x00" * 10, b"\xff" * 10, bytes(range(10))]):
+        monkeypatch.setattr("hookhaven.ids.os.urandom", lambda n, r=randomness: r)
+        now = NOW + step * 1234.567
+        assert ulid(now) == reference(now, randomness)

@@ -18,7 +18,10 @@ def test_quick_start_is_exactly_two_commands():
 
 
 def test_configuration_table_documents_every_setting_with_its_default():
-    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", README, re.M)}
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]+) \|", section, re.M)
+    }
     defaults = Tunables()
     assert set(rows) == set(Tunables.model_fields)
     for name in Tunables.model_fields:

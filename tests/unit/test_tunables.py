@@ -86,7 +86,7 @@ def test_function_environment_round_trips_into_function_settings(monkeypatch):
         monkeypatch.setenv(f"HOOKHAVEN_{name}", name.lower())
     monkeypatch.setenv("HOOKHAVEN_DELIVERIES_QUEUE_URL", "http://q/deliveries")
     monkeypatch.setenv("HOOKHAVEN_DEAD_LETTER_QUEUE_URL", "http://q/dlq")
-    settings = FunctionSettings()
+    settings = FunctionSettings.from_environ()
     assert settings.retry_schedule == (0, 10, 3600)
     assert settings.dedupe_window == 86400
     assert settings.retry_jitter == 0.1
@@ -95,5 +95,5 @@ def test_function_environment_round_trips_into_function_settings(monkeypatch):
 
 def test_function_settings_name_a_missing_variable(monkeypatch):
     monkeypatch.delenv("HOOKHAVEN_CONFIG_TABLE", raising=False)
-    with pytest.raises(ValueError, match="config_table"):
-        FunctionSettings()
+    with pytest.raises(ConfigurationError, match="HOOKHAVEN_CONFIG_TABLE"):
+        FunctionSettings.from_environ()

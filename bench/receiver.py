@@ -1,0 +1,220 @@
+"""Receiver overhead per request, and the receiver's cold import time.
+
+Run with ``make bench``. AWS clients are replaced by the in-memory adapters, so
+this measures hookhaven's own work: the Lambda handler (Powertools resolver,
+logger, metrics), verification, dedupe, record building and fan-out, for a
+2 KB Stripe-signed body. The floor is HMAC-SHA256 verification plus
+``json.loads`` of the same body in a bare loop.
+
+Targets (issue #3): p99 <= 2 ms and <= 10x the floor; cold import of
+functions/receiver.py <= 150 ms more than a bare ``import boto3``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import io
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+REQUESTS = 10_000
+SECRET = "whsec_bench_5e1b4f2c7d0a4c3b9e8f7a6d5c4b3a29"
+ENVIRONMENT = {
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
+    "POWERTOOLS_SERVICE_NAME": "hookhaven",
+    "HOOKHAVEN_CONFIG_TABLE": "config",
+    "HOOKHAVEN_EVENTS_TABLE": "events",
+    "HOOKHAVEN_BODIES_BUCKET": "bodies",
+    "HOOKHAVEN_DELIVERIES_QUEUE_URL": "http://127.0.0.1:1/queue/deliveries",
+    "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:1/queue/dlq",
+    # Any AWS call that slipped past the fakes would fail fast on loopback, never go out.
+    "HOOKHAVEN_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+}
+
+
+def stripe_body(index: int) -> bytes:
+    filler = "x" * 1900
+    body = {
+        "id": f"evt_bench_{index:08d}",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": {"object": {"id": f"pi_{index}", "amount": 2499, "note": filler}},
+    }
+    return json.dumps(body).encode()
+
+
+def stripe_event(body: bytes, now: int) -> dict[str, object]:
+    signature = hmac.new(SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/{source}",
+        "rawPath": "/webhooks/stripe",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/json; charset=utf-8",
+            "stripe-signature": f"t={now},v1={signature}",
+            "user-agent": "Stripe/1.0",
+        },
+        "requestContext": {
+            "http": {"method": "POST", "path": "/webhooks/stripe", "sourceIp": "127.0.0.1"},
+            "requestId": "bench",
+            "routeKey": "POST /webhooks/{source}",
+            "stage": "$default",
+        },
+        "pathParameters": {"source": "stripe"},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_floor(bodies: list[bytes], now: int) -> list[float]:
+    samples = []
+    for body in bodies:
+        start = time.perf_counter()
+        expected = hmac.new(SECRET.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+        hmac.compare_digest(expected, expected)
+        json.loads(body)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def bench_handler(bodies: list[bytes], now: int) -> list[float]:
+    os.environ.update(ENVIRONMENT)
+    import functions.receiver as receiver_module
+    from hookhaven.ingest import Receiver, SourceDirectory
+    from hookhaven.memory import MemoryBodyStore, MemoryConfig, MemoryEventStore, MemoryQueue
+    from hookhaven.models import Secret, Source, SourceKind, Subscription
+
+    config = MemoryConfig()
+    config.sources["stripe"] = Source(
+        name="stripe",
+        kind=SourceKind.STRIPE,
+        secrets=(Secret(value=SECRET, created_at=now),),
+        created_at=now,
+        updated_at=now,
+    )
+    for name in ("inventory", "warehouse", "email"):
+        config.subscriptions[name] = Subscription(
+            id=f"sub_{name}",
+            url=f"https://{name}.bookhaven.example/hooks",
+            secrets=(Secret(value="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", created_at=now),),
+            created_at=now,
+            updated_at=now,
+        )
+    queue = MemoryQueue()
+    receiver_module.receiver = Receiver(
+        directory=SourceDirectory(config, ttl=30),
+        events=MemoryEventStore(),
+        bodies=MemoryBodyStore(),
+        queue=queue,
+        settings=receiver_module.settings,
+    )
+
+    class Context:
+        function_name = "bench"
+        memory_limit_in_mb = 512
+        aws_request_id = "bench"
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 10_000
+
+    events = [stripe_event(body, now) for body in bodies]
+    samples = []
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink):
+        handler = receiver_module.logger.registered_handler
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(sink)
+        for event in events:
+            start = time.perf_counter()
+            response = receiver_module.handler(event, Context())
+            samples.append(time.perf_counter() - start)
+            if response["statusCode"] != 202:
+                raise SystemExit(f"unexpected response: {response}")
+            sink.seek(0)
+            sink.truncate()
+    assert len(queue.messages) == 3 * len(events)
+    return samples
+
+
+def bench_domain(bodies: list[bytes], now: int) -> list[float]:
+    """``Receiver.receive`` alone: hookhaven's rules without the Powertools layers."""
+    import functions.receiver as receiver_module
+    from hookhaven.verification import InboundRequest
+
+    requests = [
+        InboundRequest(headers=stripe_event(body, now)["headers"], body=body)  # type: ignore[arg-type]
+        for body in bodies
+    ]
+    samples = []
+    for request in requests:
+        start = time.perf_counter()
+        receiver_module.receiver.receive("stripe", request)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def cold_import(statement: str, runs: int = 7) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, **ENVIRONMENT, "PYTHONPATH": str(ROOT)}
+    timings = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        timings.append(float(out.stdout.strip()))
+    return statistics.median(timings)
+
+
+def main() -> None:
+    now = int(time.time())
+    bodies = [stripe_body(i) for i in range(REQUESTS)]
+    size = len(bodies[0])
+    floor = bench_floor(bodies, now)
+    handler = bench_handler(bodies, now)
+    domain = bench_domain([stripe_body(REQUESTS + i) for i in range(REQUESTS)], now)
+    d50, d99 = percentile(domain, 0.50) * 1000, percentile(domain, 0.99) * 1000
+    p50, p99 = percentile(handler, 0.50) * 1000, percentile(handler, 0.99) * 1000
+    f50, f99 = percentile(floor, 0.50) * 1000, percentile(floor, 0.99) * 1000
+    boto3_import = cold_import("import boto3") * 1000
+    receiver_import = cold_import("import functions.receiver") * 1000
+    print(f"receiver handler, {REQUESTS} requests, {size}-byte Stripe-signed body, 3 subscriptions")
+    print(f"  handler p50 {p50:.3f} ms   p99 {p99:.3f} ms")
+    print(f"  floor   p50 {f50:.3f} ms   p99 {f99:.3f} ms   (HMAC-SHA256 verify + json.loads)")
+    print(f"  domain  p50 {d50:.3f} ms   p99 {d99:.3f} ms   (Receiver.receive, no Powertools)")
+    print(f"  ratio   p50 {p50 / f50:.1f}x   p99 {p99 / f99:.1f}x   (domain p50 {d50 / f50:.1f}x)")
+    print(f"  target  p99 <= 10x floor: {'met' if p99 <= 10 * f99 else 'MISSED'}")
+    print(f"  target  p99 <= 2 ms: {'met' if p99 <= 2 else 'MISSED'}")
+    print(
+        f"cold import: functions.receiver {receiver_import:.0f} ms, "
+        f"bare boto3 {boto3_import:.0f} ms, "
+        f"difference {receiver_import - boto3_import:.0f} ms (target <= 150 ms: "
+        f"{'met' if receiver_import - boto3_import <= 150 else 'MISSED'})"
+    )
+
+
+if __name__ == "__main__":
+    main()
