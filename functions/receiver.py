@@ -131,7 +131,19 @@ def _unavailable(error: Unavailable) -> Response[str]:
 
 @app.not_found
 def _not_found(_: Exception) -> Response[str]:
+    parts = app.current_event.path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "webhooks" and app.current_event.http_method != "POST":
+        response = error_response(405, "method_not_allowed", "webhooks are delivered with POST")
+        response.headers["Allow"] = "POST"
+        return response
     return error_response(404, "not_found", "only POST /webhooks/{source} is served here")
+
+
+@app.exception_handler(Exception)
+def _bug(error: Exception) -> Response[str]:
+    # Every input a client can send maps to a 4xx above; reaching this is our bug.
+    logger.exception("unexpected error", extra={"error_type": type(error).__name__})
+    return error_response(500, "internal_error", "unexpected error; the event was not accepted")
 
 
 @logger.inject_lambda_context(clear_state=True)

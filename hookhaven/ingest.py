@@ -226,12 +226,15 @@ class Receiver:
                 raise StorageUnavailable(f"{len(failed)} of {len(pending)} messages not enqueued")
             expires_at = int(now) + self._settings.retention_days * 86400
             self._events.accept(record, key, expires_at=expires_at)
-        except StorageUnavailable as error:
+        except Exception as error:
+            # Whatever went wrong (an AWS failure, or a bug), let the provider's retry
+            # resume this claim; if even the release fails, the lease runs out instead.
             if key is not None:
-                # If even this fails, the claim's lease runs out and the retry resumes it.
                 with contextlib.suppress(StorageUnavailable):
                     self._events.release(key, event_id, enqueued | sent)
-            raise Unavailable(str(error)) from error
+            if isinstance(error, StorageUnavailable):
+                raise Unavailable(str(error)) from error
+            raise
         return Accepted(event_id=event_id, fan_out=len(messages), event_type=verified.event_type)
 
     def _build(

@@ -436,3 +436,32 @@ def test_logs_never_carry_the_body_or_the_secret(
     assert event["headers"]["webhook-signature"] not in logs
     accepted = [json.loads(line) for line in logs.splitlines() if '"event accepted"' in line]
     assert accepted[0]["correlation_id"].startswith("evt_")
+
+
+def test_other_methods_on_the_webhook_path_are_405(
+    aws, receiver_module, load_event, lambda_context
+):
+    event = sample(load_event, "standard")
+    event["requestContext"]["http"]["method"] = "GET"
+    event["routeKey"] = "$default"
+    status, body = call(receiver_module, event, lambda_context)
+    assert status == 405
+    assert body["error"] == "method_not_allowed"
+
+
+def test_a_bug_is_a_json_500_and_nothing_is_accepted(
+    aws, receiver_module, load_event, lambda_context
+):
+    add_source(aws, "bookhaven", "standard")
+
+    def explode(*args, **kwargs):
+        raise KeyError("bug")
+
+    receiver_module.receiver._directory.subscriptions_for = explode
+    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    assert status == 500
+    assert body["error"] == "internal_error"
+    assert queued(aws) == []
+    del receiver_module.receiver._directory.subscriptions_for  # the bug is fixed
+    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    assert status == 202  # the provider's retry is not blocked by the failed attempt
