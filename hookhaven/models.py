@@ -191,3 +191,31 @@ class EventRecord(BaseModel):
     body_ref: BodyPointer | None = None
     subscriptions: tuple[str, ...]
     status: EventStatus = EventStatus.ACCEPTED
+
+
+class AttemptOutcome(StrEnum):
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    EXHAUSTED = "exhausted"  # the last attempt failed: SQS moves the message to the DLQ
+    GONE = "gone"  # 410: the subscription was disabled
+    DROPPED = "dropped"  # the subscription was deleted or disabled before this attempt
+
+
+class AttemptRecord(BaseModel):
+    """One delivery attempt, kept with its event (``events show`` reads them together)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    subscription_id: str
+    attempt: int
+    at: float
+    outcome: AttemptOutcome
+    url_host: str | None = None
+    status_code: int | None = None
+    error: str | None = None
+    error_detail: str | None = None
+    latency_ms: float | None = None
+    response_body: str | None = None
+    next_attempt_at: float | None = None
+    reason: str | None = None

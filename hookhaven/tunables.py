@@ -176,10 +176,11 @@ class Tunables(RuntimeTunables):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Tunables:
-        if self.dispatcher_timeout_seconds < 2 * self.request_timeout_seconds:
+        if self.dispatcher_timeout_seconds < self.batch_budget_seconds:
             raise ValueError(
-                "dispatcher_timeout_seconds must be at least twice request_timeout_seconds, "
-                "so a batch can finish after its slowest delivery"
+                f"dispatcher_timeout_seconds must be at least {self.batch_budget_seconds}: "
+                "a batch runs in waves of delivery_concurrency, each up to "
+                "request_timeout_seconds, plus 10 s for storage calls"
             )
         if self.queue_visibility_timeout_seconds > MAX_DELAY_SECONDS:
             raise ValueError("6 x dispatcher_timeout_seconds must fit in SQS's 12h visibility")
@@ -191,6 +192,12 @@ class Tunables(RuntimeTunables):
         if self.batch_size > 10 and self.batching_window_seconds < 1:
             raise ValueError("SQS needs batching_window_seconds >= 1 when batch_size > 10")
         return self
+
+    @property
+    def batch_budget_seconds(self) -> int:
+        """The longest one batch can take: every wave of deliveries timing out, plus slack."""
+        waves = -(-self.batch_size // self.delivery_concurrency)
+        return waves * self.request_timeout_seconds + 10
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:
@@ -236,6 +243,9 @@ class FunctionSettings(RuntimeTunables):
     deliveries_queue_url: str
     dead_letter_queue_url: str
     bodies_bucket: str
+    #: Local stack and tests only: deliver to loopback addresses and plain http. Not a
+    #: Tunables field, so cdk.json cannot set it; refused inside Lambda.
+    allow_loopback: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> FunctionSettings:
@@ -246,10 +256,16 @@ class FunctionSettings(RuntimeTunables):
             if raw is not None:
                 values[name] = raw  # the field validators parse JSON lists and durations
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as error:
             problems = "; ".join(
                 f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
                 for e in error.errors()
             )
             raise ConfigurationError(f"invalid function environment: {problems}") from None
+        if settings.allow_loopback and environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+            raise ConfigurationError(
+                "HOOKHAVEN_ALLOW_LOOPBACK is for the local stack only; a deployed "
+                "dispatcher must never reach loopback or plain-http URLs"
+            )
+        return settings

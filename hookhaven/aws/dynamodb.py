@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hookhaven.aws.items import from_item, to_item, to_value
-from hookhaven.models import EventRecord, Source, Subscription
+from hookhaven.models import AttemptRecord, EventRecord, Source, Subscription
 from hookhaven.ports import Claim, DedupeKey, StorageUnavailable
 
 if TYPE_CHECKING:
@@ -67,6 +67,26 @@ class DynamoConfigStore:
         self._put(
             {"pk": SUBSCRIPTION_PK, "sk": subscription.id, **subscription.model_dump(mode="json")}
         )
+
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": SUBSCRIPTION_PK}, "sk": {"S": subscription_id}},
+                UpdateExpression="SET enabled = :false, status_reason = :reason, updated_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={
+                    ":false": {"BOOL": False},
+                    ":reason": {"S": reason},
+                    ":now": to_value(now),
+                },
+            )
+        except ClientError as error:
+            if _error_code(error) == "ConditionalCheckFailedException":
+                return  # removed meanwhile: nothing left to disable
+            raise StorageUnavailable(f"config table write failed: {_error_code(error)}") from error
+        except BotoCoreError as error:
+            raise StorageUnavailable("config table write failed") from error
 
     def _put(self, values: dict[str, Any]) -> None:
         try:
@@ -205,6 +225,50 @@ class DynamoEventStore:
             )
         except AWS_ERRORS as error:
             raise StorageUnavailable(f"recording the event failed: {_error_code(error)}") from error
+
+    def record_attempt(self, attempt: AttemptRecord, *, expires_at: int) -> None:
+        at = datetime.fromtimestamp(attempt.at, UTC).isoformat(timespec="milliseconds")
+        values = attempt.model_dump(mode="json", exclude_none=True)
+        item = {
+            "pk": event_pk(attempt.event_id),
+            # Sorted by subscription, then time; unique even when SQS redelivers.
+            "sk": f"ATTEMPT#{attempt.subscription_id}#{at}#{attempt.attempt:04d}",
+            "expires_at": expires_at,
+            **values,
+        }
+        try:
+            self._client.put_item(TableName=self._table, Item=to_item(item))
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(
+                f"recording the attempt failed: {_error_code(error)}"
+            ) from error
+
+    def attempts(self, event_id: str) -> list[AttemptRecord]:
+        """Every attempt of an event, all subscriptions, in one query."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": event_pk(event_id)},
+                ":prefix": {"S": "ATTEMPT#"},
+            },
+        }
+        records = []
+        try:
+            while True:
+                page = self._client.query(**kwargs)
+                for item in page.get("Items", []):
+                    values = from_item(item)
+                    records.append(
+                        AttemptRecord.model_validate(
+                            {k: v for k, v in values.items() if k not in ("pk", "sk", "expires_at")}
+                        )
+                    )
+                if "LastEvaluatedKey" not in page:
+                    return records
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"events table query failed: {_error_code(error)}") from error
 
     def get_event(self, event_id: str) -> EventRecord | None:
         item = self._get(event_pk(event_id), "EVENT")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hookhaven.models import DeliveryMessage
+from hookhaven.ports import StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -59,3 +60,32 @@ class SqsDeliveryQueue:
             if not pending:
                 return set()
         return {message.subscription_id for message in pending.values()}
+
+
+class SqsQueueControl:
+    """What the dispatcher asks of SQS: a retry delay, or a poison message parked."""
+
+    def __init__(self, client: SQSClient, queue_url: str, dead_letter_queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._dead_letter_queue_url = dead_letter_queue_url
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailable("changing the message visibility failed") from error
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        try:
+            self._client.send_message(
+                QueueUrl=self._dead_letter_queue_url,
+                MessageBody=body or "(empty)",
+                MessageAttributes={
+                    "hookhaven-reason": {"DataType": "String", "StringValue": reason[:1000]}
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise StorageUnavailable("parking the message in the DLQ failed") from error

@@ -93,3 +93,5 @@ class Delivery(Construct):
         storage.config_table.grant_read_write_data(self.dispatcher)
         storage.events_table.grant_read_write_data(self.dispatcher)
         storage.grant_body_reads(self.dispatcher)
+        # A malformed message is parked in the DLQ at once, with its reason.
+        self.dead_letter_queue.grant_send_messages(self.dispatcher)

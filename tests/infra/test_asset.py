@@ -15,14 +15,17 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from standardwebhooks.webhooks import Webhook
 
 from hookhaven.aws.dynamodb import DynamoConfigStore
 from hookhaven.local.provision import provision
-from hookhaven.models import Secret, Source, SourceKind
+from hookhaven.models import Secret, Source, SourceKind, Subscription
+from hookhaven.signatures import new_standard_secret
 from hookhaven.tunables import Tunables
 from infra.asset import HOST, LAMBDA_ARM64, build_asset, pinned_requirements
 from tests.conftest import EVENTS, FUNCTION_ENVIRONMENT, ROOT
 from tests.providers import SECRETS, signed
+from tests.subscribers import Subscriber
 
 #: What the Lambda Python runtime ships besides the standard library.
 RUNTIME_PROVIDED = {
@@ -44,12 +47,22 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:asset-test"
     def get_remaining_time_in_millis(self): return 30000
 http = json.loads(sys.argv[2])
-sqs = json.load(open(sys.argv[3]))
 received = functions.receiver.handler(http, Context())
-dispatched = functions.dispatcher.handler(sqs, Context())
+# Take the queued delivery the way the SQS event source mapping would, and dispatch it.
+import boto3, os
+sqs_client = boto3.client("sqs", endpoint_url=os.environ["HOOKHAVEN_AWS_ENDPOINT_URL"])
+messages = sqs_client.receive_message(
+    QueueUrl=os.environ["HOOKHAVEN_DELIVERIES_QUEUE_URL"], AttributeNames=["All"]
+)["Messages"]
+records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m["Attributes"], "messageAttributes": {}, "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:deliveries",
+            "awsRegion": "eu-west-1"} for m in messages]
+dispatched = functions.dispatcher.handler({"Records": records}, Context())
 import pydantic, aws_lambda_powertools
 print(json.dumps({
     "receiver_status": received["statusCode"],
+    "dispatched": len(records),
     "dispatcher_failures": len(dispatched["batchItemFailures"]),
     "pydantic_from": pydantic.__file__,
     "powertools_from": aws_lambda_powertools.__file__,
@@ -111,7 +124,18 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
         s3=boto3.client("s3", endpoint_url=moto_server),
         tunables=Tunables(),
     )
-    DynamoConfigStore(dynamodb, resources.config_table).put_source(
+    subscriber = Subscriber()
+    subscriber.__enter__()
+    config = DynamoConfigStore(dynamodb, resources.config_table)
+    subscription = Subscription(
+        id="sub_asset",
+        url=subscriber.url,
+        secrets=(Secret(value=new_standard_secret(), created_at=time.time()),),
+        created_at=time.time(),
+        updated_at=time.time(),
+    )
+    config.put_subscription(subscription)
+    config.put_source(
         Source(
             name="bookhaven",
             kind=SourceKind.STANDARD,
@@ -131,6 +155,7 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
         **FUNCTION_ENVIRONMENT,
         **resources.environment(),
         "HOOKHAVEN_AWS_ENDPOINT_URL": moto_server,
+        "HOOKHAVEN_ALLOW_LOOPBACK": "true",  # the subscriber listens on 127.0.0.1
     }
     result = subprocess.run(
         [
@@ -140,7 +165,6 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
             HANDLE_BOTH,
             str(asset),
             json.dumps(webhook),
-            str(EVENTS / "sqs" / "deliveries_batch.json"),
         ],
         capture_output=True,
         text=True,
@@ -148,10 +172,15 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
         env=environment,
         check=False,
     )
+    subscriber.__exit__()
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["receiver_status"] == 202
-    assert outcome["dispatcher_failures"] == 1
+    assert outcome["dispatched"] == 1
+    assert outcome["dispatcher_failures"] == 0
+    (delivered,) = subscriber.received
+    assert delivered.body == webhook["body"].encode()
+    Webhook(subscription.secrets[0].value).verify(delivered.body, delivered.headers)
     assert outcome["pydantic_from"].startswith(str(asset))
     assert outcome["powertools_from"].startswith(str(asset))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -88,6 +89,20 @@ def test_functions_run_newest_python_on_arm64_with_powertools_and_tracing(templa
         assert name in env
     for name in ("CONFIG_TABLE", "EVENTS_TABLE", "BODIES_BUCKET", "DELIVERIES_QUEUE_URL"):
         assert f"HOOKHAVEN_{name}" in env
+
+
+@pytest.mark.parametrize("handler", ["functions.receiver.handler", "functions.dispatcher.handler"])
+def test_the_deployed_functions_can_never_reach_loopback(template, handler):
+    assert "HOOKHAVEN_ALLOW_LOOPBACK" not in function(template, handler)["Environment"]["Variables"]
+    assert "allow_loopback" not in Tunables.model_fields
+
+
+def test_max_receive_count_and_the_dispatchers_schedule_agree(synth):
+    _, template = synth(retry_schedule=["0s", "1m", "10m", "1h", "6h"])
+    deliveries = queue_by_redrive(template, has_redrive=True)
+    env = function(template, "functions.dispatcher.handler")["Environment"]["Variables"]
+    schedule = json.loads(env["HOOKHAVEN_RETRY_SCHEDULE"])
+    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == len(schedule) == 5
 
 
 @pytest.mark.parametrize("handler", ["functions.receiver.handler", "functions.dispatcher.handler"])
@@ -183,7 +198,9 @@ def test_dispatcher_reads_the_queue_with_partial_batch_failures(template):
 
 
 def test_event_source_settings_come_from_context(synth):
-    _, template = synth(batch_size=50, batching_window_seconds=2, max_concurrency=25)
+    _, template = synth(
+        batch_size=50, batching_window_seconds=2, max_concurrency=25, dispatcher_timeout_seconds=120
+    )
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -328,10 +345,22 @@ def test_receiver_may_send_but_not_consume_deliveries(template):
     assert "s3:GetObject" not in actions
 
 
-def test_dispatcher_may_consume_but_not_send_deliveries(template):
+def test_dispatcher_may_consume_deliveries_and_send_only_to_the_dlq(template):
     actions = _actions_of(template, "functions.dispatcher.handler")
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= actions
-    assert "sqs:SendMessage" not in actions
+    role_ref = function(template, "functions.dispatcher.handler")["Role"]["Fn::GetAtt"][0]
+    dlq_ref = next(
+        ref
+        for ref, q in resources(template, "AWS::SQS::Queue").items()
+        if "RedrivePolicy" not in q["Properties"]
+    )
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_ref} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            listed = statement["Action"]
+            if "sqs:SendMessage" in ([listed] if isinstance(listed, str) else listed):
+                assert statement["Resource"] == {"Fn::GetAtt": [dlq_ref, "Arn"]}
     assert "s3:GetObject" in actions
     assert "s3:PutObject" not in actions
 

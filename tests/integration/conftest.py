@@ -16,8 +16,16 @@ from tests.conftest import FUNCTION_ENVIRONMENT
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
+def tunables() -> Tunables:
+    """The stack's settings; a test module overrides this fixture to change them."""
+    return Tunables()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tunables: Tunables) -> Iterator[Provisioned]:
     for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    for name, value in tunables.function_environment().items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("HOOKHAVEN_AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -25,7 +33,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
             dynamodb=boto3.client("dynamodb"),
             sqs=boto3.client("sqs"),
             s3=boto3.client("s3"),
-            tunables=Tunables(),
+            tunables=tunables,
         )
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
@@ -39,3 +47,13 @@ def receiver_module(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> Module
     import functions.receiver
 
     return importlib.reload(functions.receiver)
+
+
+@pytest.fixture
+def dispatcher_module(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``functions.dispatcher`` against the mocked resources, allowed to reach loopback."""
+    monkeypatch.setenv("HOOKHAVEN_SOURCE_CACHE_SECONDS", "0")
+    monkeypatch.setenv("HOOKHAVEN_ALLOW_LOOPBACK", "true")
+    import functions.dispatcher
+
+    return importlib.reload(functions.dispatcher)

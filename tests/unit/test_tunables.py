@@ -50,7 +50,11 @@ def test_override_from_command_line_context_beats_cdk_json():
         ({"retry_schedule": ["13h"]}, "at most 12h"),
         ({"retry_schedule": ["5 minutes"]}, "not a duration"),
         ({"batch_size": 20}, "batching_window_seconds"),
-        ({"dispatcher_timeout_seconds": 20}, "twice request_timeout_seconds"),
+        ({"dispatcher_timeout_seconds": 20}, "dispatcher_timeout_seconds must be at least 25"),
+        (
+            {"batch_size": 100, "batching_window_seconds": 1, "delivery_concurrency": 10},
+            "at least 160",
+        ),
         ({"queue_retention_days": 3}, "must outlast the whole retry schedule"),
         ({"log_retention_days": 31}, "CloudWatch Logs accepts only"),
         ({"max_concurrency": 1}, "max_concurrency"),

@@ -1,0 +1,111 @@
+"""Configuration and queue helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+
+from hookhaven.aws.dynamodb import DynamoConfigStore
+from hookhaven.aws.sqs import SqsDeliveryQueue
+from hookhaven.ids import new_event_id, new_subscription_id
+from hookhaven.local.provision import Provisioned
+from hookhaven.models import (
+    DeliveryMessage,
+    FieldRef,
+    HmacOptions,
+    Secret,
+    Source,
+    SourceKind,
+    Subscription,
+)
+from hookhaven.signatures import new_standard_secret
+from tests.providers import SECRETS
+
+COURIER = HmacOptions(
+    header="x-courier-signature",
+    prefix="sha256=",
+    id_from=FieldRef.parse("field:id"),
+    type_from=FieldRef.parse("header:x-courier-event"),
+)
+
+
+def config(aws: Provisioned) -> DynamoConfigStore:
+    return DynamoConfigStore(boto3.client("dynamodb"), aws.config_table)
+
+
+def add_source(aws: Provisioned, name: str, kind: str, *secrets: str) -> Source:
+    now = time.time()
+    source = Source(
+        name=name,
+        kind=SourceKind(kind),
+        secrets=tuple(Secret(value=s, created_at=now) for s in (secrets or (SECRETS[kind],))),
+        hmac=COURIER if kind == "hmac" else None,
+        created_at=now,
+        updated_at=now,
+    )
+    config(aws).put_source(source)
+    return source
+
+
+def add_subscription(
+    aws: Provisioned,
+    *,
+    source: str = "*",
+    types: tuple[str, ...] = ("*",),
+    enabled: bool = True,
+    url: str = "https://inventory.bookhaven.example/hooks",
+    secrets: tuple[str, ...] = (),
+    headers: dict[str, str] | None = None,
+) -> Subscription:
+    now = time.time()
+    subscription = Subscription(
+        id=new_subscription_id(),
+        source=source,
+        event_types=types,
+        url=url,
+        secrets=tuple(
+            Secret(value=s, created_at=now) for s in (secrets or (new_standard_secret(),))
+        ),
+        enabled=enabled,
+        headers=headers or {},
+        created_at=now,
+        updated_at=now,
+    )
+    config(aws).put_subscription(subscription)
+    return subscription
+
+
+def enqueue(
+    aws: Provisioned,
+    subscription: Subscription,
+    body: bytes = b'{"type":"order.created","data":{"order":"BH-1001"}}',
+    **fields: Any,
+) -> DeliveryMessage:
+    import base64
+
+    message = DeliveryMessage(
+        event_id=fields.pop("event_id", new_event_id()),
+        subscription_id=subscription.id,
+        source=fields.pop("source", "bookhaven"),
+        event_type=fields.pop("event_type", "order.created"),
+        received_at=fields.pop("received_at", time.time()),
+        content_type=fields.pop("content_type", "application/json"),
+        body_b64=None if "body_ref" in fields else base64.b64encode(body).decode(),
+        body_size=len(body),
+        **fields,
+    )
+    failed = SqsDeliveryQueue(boto3.client("sqs"), aws.deliveries_queue_url).send([message])
+    assert not failed
+    return message
+
+
+def queue_depth(url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )

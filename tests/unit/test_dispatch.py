@@ -1,0 +1,318 @@
+"""The dispatcher's rules with fakes: signing, outcomes, backoff, records. No AWS, no network."""
+
+from __future__ import annotations
+
+import base64
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from svix.webhooks import Webhook as SvixWebhook
+
+from hookhaven.dispatch import Dispatcher, QueuedDelivery, Result, SubscriptionCache
+from hookhaven.memory import MemoryConfig
+from hookhaven.models import (
+    AttemptOutcome,
+    AttemptRecord,
+    BodyPointer,
+    DeliveryMessage,
+    Secret,
+    Subscription,
+)
+from hookhaven.ports import StorageUnavailable
+from hookhaven.retry import OutcomeClass
+from hookhaven.sender import SendResult
+from hookhaven.signatures import new_standard_secret
+from hookhaven.tunables import RuntimeTunables
+
+NOW = 1_795_881_600.0
+BODY = b'{"type":"order.created","data":{"order":"BH-1001"}}'
+
+
+class Config(MemoryConfig):
+    disabled: list[tuple[str, str]]
+
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
+        old = self.subscriptions[subscription_id]
+        self.subscriptions[subscription_id] = old.model_copy(
+            update={"enabled": False, "status_reason": reason}
+        )
+
+
+@dataclass
+class Attempts:
+    records: list[AttemptRecord] = field(default_factory=list)
+    fail: bool = False
+
+    def record_attempt(self, attempt: AttemptRecord, *, expires_at: int) -> None:
+        if self.fail:
+            raise StorageUnavailable("throttled")
+        self.records.append(attempt)
+
+
+@dataclass
+class Queue:
+    visibility: list[tuple[str, int]] = field(default_factory=list)
+    dead: list[tuple[str, str]] = field(default_factory=list)
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        self.visibility.append((receipt_handle, seconds))
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        self.dead.append((body, reason))
+
+
+@dataclass
+class Bodies:
+    objects: dict[str, bytes] = field(default_factory=dict)
+
+    def get(self, pointer: BodyPointer) -> bytes:
+        if pointer.key not in self.objects:
+            raise StorageUnavailable("no such body")
+        return self.objects[pointer.key]
+
+
+@dataclass
+class FakeSender:
+    result: SendResult = field(default_factory=lambda: SendResult(status=200, latency_ms=12.0))
+    sent: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+    def post(self, url: str, headers: Mapping[str, str], body: bytes) -> SendResult:
+        self.sent.append((url, dict(headers), body))
+        return self.result
+
+
+def subscription(**fields) -> Subscription:
+    values = {
+        "id": "sub_1",
+        "url": "https://inventory.bookhaven.example/hooks",
+        "secrets": (Secret(value=new_standard_secret(), created_at=NOW),),
+        "created_at": NOW,
+        "updated_at": NOW,
+        **fields,
+    }
+    return Subscription(**values)
+
+
+def message(**fields) -> str:
+    values = {
+        "event_id": "evt_01JDQ4Z6Y8M0000000000000AB",
+        "subscription_id": "sub_1",
+        "source": "bookhaven",
+        "event_type": "order.created",
+        "received_at": NOW - 2,
+        "content_type": "application/json",
+        "body_b64": base64.b64encode(BODY).decode(),
+        "body_size": len(BODY),
+        **fields,
+    }
+    return DeliveryMessage(**values).model_dump_json(exclude_none=True)
+
+
+@pytest.fixture
+def world():
+    config = Config()
+    config.subscriptions["sub_1"] = subscription()
+    attempts, queue, bodies, sender = Attempts(), Queue(), Bodies(), FakeSender()
+    dispatcher = Dispatcher(
+        subscriptions=SubscriptionCache(config, ttl=0),
+        attempts=attempts,
+        bodies=bodies,
+        queue=queue,
+        sender=sender,
+        settings=RuntimeTunables(retry_schedule=(0, 5, 300), retry_jitter=0),
+        clock=lambda: NOW,
+        rng=random.Random(3),
+    )
+    return config, attempts, queue, bodies, sender, dispatcher
+
+
+def deliver(dispatcher: Dispatcher, body: str | None = None, attempt: int = 1):
+    return dispatcher.process(
+        QueuedDelivery(
+            message_id="m-1", body=body or message(), receive_count=attempt, receipt_handle="rh-1"
+        )
+    )
+
+
+def test_every_active_secret_signs_and_each_verifies_alone(world):
+    config, attempts, queue, bodies, sender, _ = world
+    now = time.time()  # the official verifiers check the timestamp against the real clock
+    old, new, expired = new_standard_secret(), new_standard_secret(), new_standard_secret()
+    config.subscriptions["sub_1"] = subscription(
+        secrets=(
+            Secret(value=old, created_at=now - 100, expires_at=now + 3600),
+            Secret(value=new, created_at=now),
+            Secret(value=expired, created_at=now - 100, expires_at=now - 1),
+        )
+    )
+    dispatcher = Dispatcher(
+        subscriptions=SubscriptionCache(config, ttl=0),
+        attempts=attempts,
+        bodies=bodies,
+        queue=queue,
+        sender=sender,
+        settings=RuntimeTunables(),
+    )
+    assert deliver(dispatcher).result is Result.DELIVERED
+    _, headers, body = sender.sent[0]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    Webhook(old).verify(body, headers)
+    Webhook(new).verify(body, headers)
+    svix_headers = {
+        "svix-id": headers["webhook-id"],
+        "svix-timestamp": headers["webhook-timestamp"],
+        "svix-signature": headers["webhook-signature"],
+    }
+    SvixWebhook(new).verify(body, svix_headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(expired).verify(body, headers)
+
+
+def test_delivery_headers_and_static_headers_that_cannot_override_them(world):
+    config, *_, sender, dispatcher = world
+    config.subscriptions["sub_1"] = subscription(
+        headers={
+            "Authorization": "Bearer inventory-token",
+            "Webhook-Id": "forged",
+            "hookhaven-source": "x",
+        }
+    )
+    deliver(dispatcher, attempt=3)
+    _, headers, body = sender.sent[0]
+    assert body == BODY
+    assert headers["Authorization"] == "Bearer inventory-token"
+    assert "Webhook-Id" not in headers
+    assert headers["webhook-id"] == "evt_01JDQ4Z6Y8M0000000000000AB"
+    assert headers["hookhaven-source"] == "bookhaven"
+    assert headers["hookhaven-event-type"] == "order.created"
+    assert headers["hookhaven-attempt"] == "3"
+    assert headers["webhook-timestamp"] == str(int(NOW))
+    assert headers["content-type"] == "application/json"
+
+
+def test_success_records_the_attempt_and_end_to_end_latency(world):
+    _, attempts, queue, *_, dispatcher = world
+    outcome = deliver(dispatcher)
+    assert outcome.result is Result.DELIVERED
+    assert outcome.end_to_end_ms == pytest.approx(2000)
+    assert queue.visibility == []
+    (record,) = attempts.records
+    assert (record.outcome, record.status_code, record.url_host) == (
+        AttemptOutcome.DELIVERED,
+        200,
+        "inventory.bookhaven.example",
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "result", "failure"),
+    [
+        (204, Result.DELIVERED, None),
+        (301, Result.RETRY, OutcomeClass.STATUS_3XX),
+        (400, Result.RETRY, OutcomeClass.STATUS_4XX),
+        (410, Result.GONE, OutcomeClass.STATUS_4XX),
+        (429, Result.RETRY, OutcomeClass.STATUS_4XX),
+        (500, Result.RETRY, OutcomeClass.STATUS_5XX),
+        (503, Result.RETRY, OutcomeClass.STATUS_5XX),
+    ],
+)
+def test_status_outcomes(world, status, result, failure):
+    *_, sender, dispatcher = world
+    sender.result = SendResult(status=status, latency_ms=5)
+    outcome = deliver(dispatcher)
+    assert (outcome.result, outcome.failure) == (result, failure)
+    assert outcome.result.keeps_message == (result is Result.RETRY)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [OutcomeClass.TIMEOUT, OutcomeClass.CONNECTION, OutcomeClass.DNS, OutcomeClass.SSRF_BLOCKED],
+)
+def test_transport_failures_retry_on_the_schedule(world, error):
+    _, attempts, queue, _, sender, dispatcher = world
+    sender.result = SendResult(status=None, latency_ms=3, error=error, error_detail="boom")
+    outcome = deliver(dispatcher, attempt=2)
+    assert outcome.result is Result.RETRY
+    assert queue.visibility == [("rh-1", 300)]
+    assert attempts.records[0].error == str(error)
+    assert attempts.records[0].next_attempt_at == NOW + 300
+
+
+def test_retry_after_is_clamped_to_twice_the_schedule(world):
+    _, _, queue, _, sender, dispatcher = world
+    sender.result = SendResult(status=503, latency_ms=1, retry_after="3600")
+    deliver(dispatcher, attempt=1)
+    assert queue.visibility == [("rh-1", 10)]
+
+
+def test_retry_after_is_ignored_for_a_plain_500(world):
+    _, _, queue, _, sender, dispatcher = world
+    sender.result = SendResult(status=500, latency_ms=1, retry_after="9")
+    deliver(dispatcher, attempt=1)
+    assert queue.visibility == [("rh-1", 5)]
+
+
+def test_the_last_attempt_is_exhausted_and_released_at_once_for_the_dlq(world):
+    _, attempts, queue, _, sender, dispatcher = world
+    sender.result = SendResult(status=500, latency_ms=1)
+    outcome = deliver(dispatcher, attempt=3)
+    assert outcome.result is Result.EXHAUSTED
+    assert outcome.result.keeps_message
+    assert queue.visibility == [("rh-1", 0)]
+    assert attempts.records[0].outcome is AttemptOutcome.EXHAUSTED
+
+
+def test_410_disables_with_a_reason(world):
+    config, attempts, _, _, sender, dispatcher = world
+    sender.result = SendResult(status=410, latency_ms=1)
+    assert deliver(dispatcher).result is Result.GONE
+    stored = config.subscriptions["sub_1"]
+    assert stored.enabled is False
+    assert stored.status_reason is not None
+    assert "410" in stored.status_reason
+    assert attempts.records[0].outcome is AttemptOutcome.GONE
+
+
+def test_disabled_subscription_is_dropped_without_a_request(world):
+    config, attempts, _, _, sender, dispatcher = world
+    config.subscriptions["sub_1"] = subscription(enabled=False, status_reason="paused by ops")
+    assert deliver(dispatcher).result is Result.DROPPED
+    assert sender.sent == []
+    assert attempts.records[0].reason == "subscription disabled: paused by ops"
+
+
+def test_malformed_message_is_parked_with_its_reason(world):
+    _, _, queue, _, sender, dispatcher = world
+    outcome = deliver(dispatcher, body='{"event_id": 1}')
+    assert outcome.result is Result.DEAD_LETTERED
+    assert not outcome.result.keeps_message
+    assert queue.dead[0][0] == '{"event_id": 1}'
+    assert "malformed" in queue.dead[0][1]
+    assert sender.sent == []
+
+
+def test_body_by_pointer_comes_from_storage(world):
+    _, _, _, bodies, sender, dispatcher = world
+    bodies.objects["bodies/bookhaven/evt"] = b"\x00" * 100_000
+    pointer = {"bucket": "b", "key": "bodies/bookhaven/evt"}
+    deliver(dispatcher, body=message(body_b64=None, body_ref=pointer, body_size=100_000))
+    assert sender.sent[0][2] == b"\x00" * 100_000
+
+
+def test_storage_failure_for_the_body_retries_on_the_schedule(world):
+    *_, sender, dispatcher = world
+    pointer = {"bucket": "b", "key": "bodies/missing"}
+    outcome = deliver(dispatcher, body=message(body_b64=None, body_ref=pointer, body_size=1))
+    assert outcome.result is Result.RETRY
+    assert outcome.failure is OutcomeClass.STORAGE
+    assert sender.sent == []
+
+
+def test_a_lost_attempt_record_does_not_undo_a_delivery(world):
+    _, attempts, *_, dispatcher = world
+    attempts.fail = True
+    assert deliver(dispatcher).result is Result.DELIVERED
