@@ -55,14 +55,22 @@ CONFIG_TABLE = TableShape(
 #: the same partition, so one Query shows an event's whole story; dedupe records
 #: (``pk=DEDUPE#<source>#<provider id>``). Everything expires through ``expires_at``.
 #: ``by_source`` lists a source's events by time (gsi1pk=``SOURCE#<name>``,
-#: gsi1sk=``<received at>#<id>``).
+#: gsi1sk=``<received at>#<id>``); ``by_time`` lists events and attempts of every
+#: source by day (see ``TIME_SHARDS``), for ``events list``, ``status`` and ``audit``.
 EVENTS_TABLE = TableShape(
     role="events",
     partition_key=Key("pk"),
     sort_key=Key("sk"),
     ttl_attribute="expires_at",
-    indexes=(IndexShape("by_source", Key("gsi1pk"), Key("gsi1sk")),),
+    indexes=(
+        IndexShape("by_source", Key("gsi1pk"), Key("gsi1sk")),
+        IndexShape("by_time", Key("gsi2pk"), Key("gsi2sk")),
+    ),
 )
+
+#: ``by_time`` partitions: ``<EVENT|ATTEMPT>#<yyyy-mm-dd>#<shard>``. Sharding spreads a
+#: surge's writes over several index partitions, so the index never throttles the table.
+TIME_SHARDS = 4
 
 TABLES = (CONFIG_TABLE, EVENTS_TABLE)
 

@@ -91,6 +91,28 @@ def _loopback_only(original: Any) -> Any:
     return connect
 
 
+def _no_public_dns(original: Any) -> Any:
+    """Wrap getaddrinfo: numeric addresses and localhost only, so no name leaks to a resolver."""
+    import ipaddress
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, bytes):
+            host = host.decode()
+        if host not in (None, "localhost"):
+            try:
+                ipaddress.ip_address(str(host).split("%", 1)[0])
+            except ValueError:
+                # inet_aton forms (2130706433, 0x7f.1) are numeric too, and resolve offline.
+                try:
+                    socket.inet_aton(str(host))
+                except OSError:
+                    raise ForbiddenNetworkAccess(f"tests may not resolve {host}") from None
+        return original(host, *args, **kwargs)
+
+    return getaddrinfo
+
+
 def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _loopback_only(socket.socket.connect)  # type: ignore[method-assign]
     socket.socket.connect_ex = _loopback_only(socket.socket.connect_ex)  # type: ignore[method-assign]
+    socket.getaddrinfo = _no_public_dns(socket.getaddrinfo)

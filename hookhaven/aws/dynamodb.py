@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hookhaven.aws.items import from_item, to_item, to_value
 from hookhaven.models import AttemptRecord, EventRecord, Source, Subscription
 from hookhaven.ports import Claim, DedupeKey, StorageUnavailable
+from hookhaven.resources import TIME_SHARDS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -67,6 +68,43 @@ class DynamoConfigStore:
         self._put(
             {"pk": SUBSCRIPTION_PK, "sk": subscription.id, **subscription.model_dump(mode="json")}
         )
+
+    def get_source(self, name: str) -> Source | None:
+        item = self._get(SOURCE_PK, name)
+        return Source.model_validate(_strip_keys(item)) if item else None
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        item = self._get(SUBSCRIPTION_PK, subscription_id)
+        return Subscription.model_validate(_strip_keys(item)) if item else None
+
+    def delete_source(self, name: str) -> bool:
+        return self._delete(SOURCE_PK, name)
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        return self._delete(SUBSCRIPTION_PK, subscription_id)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            )
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"config table read failed: {_error_code(error)}") from error
+        item = response.get("Item")
+        return from_item(dict(item)) if item else None
+
+    def _delete(self, pk: str, sk: str) -> bool:
+        try:
+            response = self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ReturnValues="ALL_OLD",
+            )
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"config table write failed: {_error_code(error)}") from error
+        return "Attributes" in response
 
     def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
         try:
@@ -234,6 +272,7 @@ class DynamoEventStore:
             # Sorted by subscription, then time; unique even when SQS redelivers.
             "sk": f"ATTEMPT#{attempt.subscription_id}#{at}#{attempt.attempt:04d}",
             "expires_at": expires_at,
+            **time_keys("ATTEMPT", attempt.at, f"{attempt.event_id}#{attempt.subscription_id}"),
             **values,
         }
         try:
@@ -259,11 +298,7 @@ class DynamoEventStore:
                 page = self._client.query(**kwargs)
                 for item in page.get("Items", []):
                     values = from_item(item)
-                    records.append(
-                        AttemptRecord.model_validate(
-                            {k: v for k, v in values.items() if k not in ("pk", "sk", "expires_at")}
-                        )
-                    )
+                    records.append(_attempt(values))
                 if "LastEvaluatedKey" not in page:
                     return records
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -274,10 +309,63 @@ class DynamoEventStore:
         item = self._get(event_pk(event_id), "EVENT")
         if item is None:
             return None
-        values = from_item(item)
-        return EventRecord.model_validate(
-            {k: v for k, v in values.items() if k not in EVENT_KEY_ATTRIBUTES}
-        )
+        return _event(from_item(item))
+
+    def events_since(
+        self, since: float, *, source: str | None = None, limit: int | None = None
+    ) -> list[EventRecord]:
+        """Events received since ``since``, newest first; one source or all."""
+        start = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
+        if source is not None:
+            items = self._query_index(
+                "by_source", "gsi1pk", f"SOURCE#{source}", "gsi1sk", start, limit
+            )
+        else:
+            items = self._by_time("EVENT", since, limit)
+        events = sorted((_event(i) for i in items), key=lambda e: e.received_at, reverse=True)
+        return events[:limit] if limit else events
+
+    def attempts_since(self, since: float) -> list[AttemptRecord]:
+        return [_attempt(i) for i in self._by_time("ATTEMPT", since, None)]
+
+    def _by_time(self, kind: str, since: float, limit: int | None) -> list[dict[str, Any]]:
+        start = datetime.fromtimestamp(since, UTC)
+        now = datetime.now(UTC)
+        day = start.date()
+        items: list[dict[str, Any]] = []
+        while day <= now.date():
+            for shard in range(TIME_SHARDS):
+                items += self._query_index(
+                    "by_time",
+                    "gsi2pk",
+                    f"{kind}#{day:%Y-%m-%d}#{shard}",
+                    "gsi2sk",
+                    start.isoformat(timespec="milliseconds"),
+                    limit,
+                )
+            day += timedelta(days=1)
+        return items
+
+    def _query_index(
+        self, index: str, pk_name: str, pk: str, sk_name: str, start: str, limit: int | None
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{pk_name} = :pk AND {sk_name} >= :start",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":start": {"S": start}},
+            "ScanIndexForward": False,
+        }
+        items: list[dict[str, Any]] = []
+        try:
+            while True:
+                page = self._client.query(**kwargs)
+                items += [from_item(i) for i in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page or (limit and len(items) >= limit):
+                    return items
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except AWS_ERRORS as error:
+            raise StorageUnavailable(f"events index query failed: {_error_code(error)}") from error
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         try:
@@ -292,7 +380,38 @@ class DynamoEventStore:
         return dict(item) if item else None
 
 
-EVENT_KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "expires_at", "received_at_iso")
+EVENT_KEY_ATTRIBUTES = (
+    "pk",
+    "sk",
+    "gsi1pk",
+    "gsi1sk",
+    "gsi2pk",
+    "gsi2sk",
+    "expires_at",
+    "received_at_iso",
+)
+
+
+def _attempt(values: dict[str, Any]) -> AttemptRecord:
+    return AttemptRecord.model_validate(
+        {k: v for k, v in values.items() if k not in EVENT_KEY_ATTRIBUTES}
+    )
+
+
+def _event(values: dict[str, Any]) -> EventRecord:
+    return EventRecord.model_validate(
+        {k: v for k, v in values.items() if k not in EVENT_KEY_ATTRIBUTES}
+    )
+
+
+def time_keys(kind: str, at: float, item_id: str) -> dict[str, str]:
+    """``by_time`` index keys: a day partition, sharded by the item's id."""
+    moment = datetime.fromtimestamp(at, UTC)
+    shard = int(hashlib.sha256(item_id.encode()).hexdigest(), 16) % TIME_SHARDS
+    return {
+        "gsi2pk": f"{kind}#{moment:%Y-%m-%d}#{shard}",
+        "gsi2sk": f"{moment.isoformat(timespec='milliseconds')}#{item_id}",
+    }
 
 
 def event_item(event: EventRecord, expires_at: int) -> dict[str, Any]:
@@ -306,5 +425,6 @@ def event_item(event: EventRecord, expires_at: int) -> dict[str, Any]:
         "gsi1sk": f"{received}#{event.id}",
         "received_at_iso": received,
         "expires_at": expires_at,
+        **time_keys("EVENT", event.received_at, event.id),
         **values,
     }

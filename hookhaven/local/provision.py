@@ -114,10 +114,14 @@ def provision(
         QueueName=names.deliveries_queue,
         Attributes=attributes,  # type: ignore[arg-type]
     )["QueueUrl"]
-    s3.create_bucket(
-        Bucket=names.bodies_bucket,
-        CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},  # type: ignore[typeddict-item]
-    )
+    region = s3.meta.region_name
+    if region == "us-east-1":  # the one region S3 refuses a location constraint for
+        s3.create_bucket(Bucket=names.bodies_bucket)
+    else:
+        s3.create_bucket(
+            Bucket=names.bodies_bucket,
+            CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+        )
     return Provisioned(
         config_table=names.config_table,
         events_table=names.events_table,

@@ -240,7 +240,7 @@ def test_tables_are_on_demand_with_pitr_and_kms(template, shape):
 def test_events_table_expires_events_attempts_and_dedupe_records(template):
     props = _table_with_keys(template, EVENTS_TABLE)
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["by_source"]
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["by_source", "by_time"]
 
 
 def test_config_table_never_expires(template):

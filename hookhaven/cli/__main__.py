@@ -1,0 +1,3 @@
+from hookhaven.cli import main
+
+main()

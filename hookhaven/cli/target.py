@@ -1,0 +1,219 @@
+"""Which hookhaven the CLI talks to: a deployed stack, or an emulator (the local stack)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
+
+from hookhaven.local.provision import LocalNames
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+LOCAL_API = "http://127.0.0.1:3000"
+LOCAL_REGION = "us-east-1"
+DEFAULT_STACK = "HookHaven"
+_CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard"})
+
+
+class CliError(Exception):
+    """A user-facing problem: printed as one line on stderr, exit status 1."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    config_table: str
+    events_table: str
+    deliveries_queue_url: str
+    dead_letter_queue_url: str
+    bodies_bucket: str
+    api_url: str | None
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hookhaven"
+
+
+def explain(error: Exception, *, where: str) -> CliError:
+    """Turn an AWS client failure into one line a person can act on."""
+    if isinstance(error, EndpointConnectionError):
+        if where.startswith("http://127.0.0.1") or where.startswith("http://localhost"):
+            return CliError(
+                f"cannot reach the AWS emulator at {where}: is the local stack running? "
+                "(start it with `make dev`)"
+            )
+        return CliError(f"cannot reach {where}: {error}")
+    if isinstance(error, NoCredentialsError):
+        return CliError(
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+            "(or use --local for the local stack)"
+        )
+    if isinstance(error, NoRegionError):
+        return CliError("no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION")
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return CliError(
+            f"AWS refused the request ({details.get('Code')}): {details.get('Message')}"
+        )
+    if isinstance(error, BotoCoreError):
+        return CliError(f"AWS call failed: {error}")
+    return CliError(str(error))
+
+
+class Target:
+    """Clients and resource names for one hookhaven; everything is resolved on first use."""
+
+    def __init__(
+        self,
+        *,
+        stack: str | None,
+        endpoint_url: str | None,
+        local: bool,
+        refresh: bool = False,
+    ) -> None:
+        self.local = local
+        self.endpoint_url = LOCAL_ENDPOINT if local and not endpoint_url else endpoint_url
+        self.stack = stack if not local else None
+        if not self.stack and not self.endpoint_url:
+            self.stack = DEFAULT_STACK
+        self.emulated = self.endpoint_url is not None
+        self._refresh = refresh
+        self._resources: Resources | None = None
+        self._clients: dict[str, Any] = {}
+        if self.emulated:
+            # Emulators accept any credentials; use stand-ins so none are needed.
+            self._session = boto3.Session(
+                aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "hookhaven-local"),
+                aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "hookhaven-local"),
+                region_name=LOCAL_REGION if local else (_region() or LOCAL_REGION),
+            )
+        else:
+            self._session = boto3.Session()
+
+    @property
+    def where(self) -> str:
+        return self.endpoint_url or f"AWS ({self._session.region_name or 'no region'})"
+
+    @property
+    def allow_loopback(self) -> bool:
+        """Local and emulated targets may deliver to loopback over http; AWS never."""
+        return self.emulated
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            try:
+                self._clients[service] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.endpoint_url,
+                    config=_CLIENT_CONFIG,
+                )
+            except (BotoCoreError, ClientError) as error:
+                raise explain(error, where=self.where) from None
+        return self._clients[service]
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self.client("dynamodb")  # type: ignore[no-any-return]
+
+    def sqs(self) -> SQSClient:
+        return self.client("sqs")  # type: ignore[no-any-return]
+
+    def s3(self) -> S3Client:
+        return self.client("s3")  # type: ignore[no-any-return]
+
+    def cloudwatch(self) -> CloudWatchClient:
+        return self.client("cloudwatch")  # type: ignore[no-any-return]
+
+    @property
+    def resources(self) -> Resources:
+        if self._resources is None:
+            try:
+                self._resources = self._stack_resources() if self.stack else self._local_resources()
+            except CliError:
+                raise
+            except Exception as error:
+                raise explain(error, where=self.where) from None
+        return self._resources
+
+    def _local_resources(self) -> Resources:
+        names = LocalNames()
+        sqs = self.sqs()
+        try:
+            deliveries = sqs.get_queue_url(QueueName=names.deliveries_queue)["QueueUrl"]
+            dlq = sqs.get_queue_url(QueueName=names.dead_letter_queue)["QueueUrl"]
+        except ClientError as error:
+            if "NonExistentQueue" in str(error) or "QueueDoesNotExist" in str(error):
+                raise CliError(
+                    f"the emulator at {self.endpoint_url} has no hookhaven resources: "
+                    "start the local stack with `make dev`"
+                ) from None
+            raise
+        return Resources(
+            config_table=names.config_table,
+            events_table=names.events_table,
+            deliveries_queue_url=deliveries,
+            dead_letter_queue_url=dlq,
+            bodies_bucket=names.bodies_bucket,
+            api_url=LOCAL_API if self.local else None,
+        )
+
+    def _stack_resources(self) -> Resources:
+        assert self.stack is not None
+        region = self._session.region_name or "no-region"
+        cached = cache_dir() / "stacks" / f"{region}-{self.stack}.json"
+        if cached.exists() and not self._refresh and not self.emulated:
+            return Resources(**json.loads(cached.read_text()))
+        cloudformation = self.client("cloudformation")
+        try:
+            stacks = cloudformation.describe_stacks(StackName=self.stack)["Stacks"]
+        except ClientError as error:
+            if "does not exist" in str(error):
+                raise CliError(
+                    f"stack {self.stack} not found in {region}: deploy it with `make deploy`, "
+                    "or pick another with --stack / HOOKHAVEN_STACK"
+                ) from None
+            raise
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        needed = (
+            "ConfigTableName",
+            "EventsTableName",
+            "DeliveriesQueueUrl",
+            "DeadLetterQueueUrl",
+            "BodiesBucketName",
+        )
+        missing = [name for name in needed if name not in outputs]
+        if missing:
+            raise CliError(f"stack {self.stack} is not a hookhaven stack (no {', '.join(missing)})")
+        resources = Resources(
+            config_table=outputs["ConfigTableName"],
+            events_table=outputs["EventsTableName"],
+            deliveries_queue_url=outputs["DeliveriesQueueUrl"],
+            dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
+            bodies_bucket=outputs["BodiesBucketName"],
+            api_url=outputs.get("ApiUrl"),
+        )
+        if not self.emulated:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(asdict(resources)))
+        return resources
+
+
+def _region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")

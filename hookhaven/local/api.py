@@ -1,0 +1,193 @@
+"""The local ingest API: HTTP requests in, HTTP API v2 events to the receiver handler, HTTP out.
+
+It does what API Gateway's HTTP API does for hookhaven: routes ``POST
+/webhooks/{source}``, hands the body over as text for text content types and
+base64 (``isBase64Encoded``) otherwise, refuses bodies above the limit with the
+same 413 JSON the handler gives, and returns the handler's response as HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/javascript",
+    "application/x-www-form-urlencoded",
+)
+
+
+def _is_text(content_type: str) -> bool:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind.startswith(_TEXT_TYPES) or kind.endswith(("+json", "+xml"))
+
+
+def http_api_event(
+    method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+) -> dict[str, Any]:
+    """The HTTP API (payload format 2.0) event for one request."""
+    parts = urlsplit(raw_path)
+    path = parts.path
+    segments = path.strip("/").split("/")
+    routed = method == "POST" and len(segments) == 2 and segments[0] == "webhooks"
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type", "")
+    text: str | None = None
+    if _is_text(content_type):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    now = time.time()
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/{source}" if routed else "$default",
+        "rawPath": path,
+        "rawQueryString": parts.query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": "POST /webhooks/{source}" if routed else "$default",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": text is None and bool(body),
+        "body": text if text is not None else base64.b64encode(body).decode(),
+    }
+    if routed:
+        event["pathParameters"] = {"source": unquote(segments[1])}
+    return event
+
+
+class LocalContext:
+    function_name = "hookhaven-local-receiver"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:hookhaven-local-receiver"
+    memory_limit_in_mb = 512
+    aws_request_id = "local"
+    log_group_name = "/local/hookhaven"
+    log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+class LocalApi:
+    """``LocalApi(handler, port=3000, max_body_bytes=...)``; ``start()``/``stop()``."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        max_body_bytes: int,
+    ) -> None:
+        api = self
+        self.handler = handler
+        self.max_body_bytes = max_body_bytes
+
+        class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "hookhaven-local"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if length > api.max_body_bytes:
+                    self._reply(
+                        413,
+                        {"content-type": "application/json"},
+                        json.dumps(
+                            {
+                                "error": "payload_too_large",
+                                "message": f"the body is {length} bytes; the limit is "
+                                f"{api.max_body_bytes}",
+                            }
+                        ).encode(),
+                        close=True,
+                    )
+                    return
+                body = self.rfile.read(length) if length else b""
+                event = http_api_event(
+                    self.command,
+                    self.path,
+                    dict(self.headers.items()),
+                    body,
+                    self.client_address[0],
+                )
+                try:
+                    response = api.handler(event, LocalContext())
+                except Exception:  # a crash is what API Gateway reports as 500
+                    self._reply(
+                        500,
+                        {"content-type": "application/json"},
+                        b'{"message":"Internal Server Error"}',
+                    )
+                    return
+                raw = response.get("body") or ""
+                payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+                headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+                self._reply(int(response.get("statusCode", 200)), headers, payload)
+
+            def _reply(
+                self, status: int, headers: dict[str, str], payload: bytes, close: bool = False
+            ) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    if name not in ("content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                if close:
+                    self.send_header("connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = _handle
+            do_GET = _handle
+            do_PUT = _handle
+            do_DELETE = _handle
+            do_PATCH = _handle
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer((host, port), RequestHandler)
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> LocalApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

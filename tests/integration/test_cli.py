@@ -1,0 +1,599 @@
+"""The operator CLI against a moto server on 127.0.0.1, as an operator would drive it."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from standardwebhooks.webhooks import Webhook
+from typer.testing import CliRunner
+
+from hookhaven.aws.dynamodb import DynamoConfigStore
+from hookhaven.cli.app import app
+from hookhaven.local.api import LocalApi
+from hookhaven.local.poller import QueuePoller
+from hookhaven.local.provision import Provisioned, provision
+from hookhaven.models import DeliveryMessage
+from hookhaven.tunables import Tunables
+from hookhaven.verification import InboundRequest, InvalidSignature, verify
+from tests.conftest import FUNCTION_ENVIRONMENT
+from tests.subscribers import Reply, Subscriber
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def env(moto_url, monkeypatch, tmp_path) -> Provisioned:
+    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(reset).read()  # noqa: S310
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("HOOKHAVEN_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("HOOKHAVEN_AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)  # every plain boto3 client in this test
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    tunables = Tunables.from_context({"retry_schedule": ["0s", "1s", "1s"], "retry_jitter": 0})
+    for name, value in tunables.function_environment().items():
+        monkeypatch.setenv(name, value)
+    resources = provision(
+        dynamodb=boto3.client("dynamodb", endpoint_url=moto_url),
+        sqs=boto3.client("sqs", endpoint_url=moto_url),
+        s3=boto3.client("s3", endpoint_url=moto_url),
+        tunables=tunables,
+    )
+    for name, value in resources.environment().items():
+        monkeypatch.setenv(name, value)
+    return resources
+
+
+runner = CliRunner()
+
+
+def cli(*args: str, input: str | None = None, ok: bool = True) -> Any:
+    result = runner.invoke(app, list(args), input=input)
+    if ok:
+        assert result.exit_code == 0, f"{args}: {result.stdout}{result.stderr}"
+    return result
+
+
+def cli_json(*args: str, input: str | None = None) -> Any:
+    return json.loads(cli("--json", *args, input=input).stdout)
+
+
+def fails(*args: str, message: str) -> None:
+    result = cli(*args, ok=False)
+    assert result.exit_code == 1, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def sqs(moto_url: str) -> Any:
+    return boto3.client("sqs", endpoint_url=moto_url)
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def test_sources_lifecycle_and_secrets_shown_once(env):
+    added = cli_json("sources", "add", "bookhaven", "--kind", "standard")
+    assert added["name"] == "bookhaven"
+    assert added["secret"].startswith("whsec_")
+    listing = cli("sources", "list").stdout
+    assert "bookhaven" in listing
+    assert added["secret"] not in listing
+    shown = cli_json("sources", "show", "bookhaven")
+    assert shown["kind"] == "standard"
+    assert added["secret"] not in json.dumps(shown)
+    assert added["secret"] not in json.dumps(cli_json("sources", "list"))
+    fails("sources", "add", "bookhaven", "--kind", "standard", message="already exists")
+    assert cli_json("sources", "remove", "bookhaven") == {"name": "bookhaven", "removed": True}
+    fails("sources", "show", "bookhaven", message="no source named bookhaven")
+    fails("sources", "remove", "bookhaven", message="no source named bookhaven")
+
+
+def test_provider_sources_take_their_secret_from_the_flag_or_stdin(env):
+    fails("sources", "add", "stripe", "--kind", "stripe", message="needs the provider's secret")
+    added = cli_json(
+        "sources", "add", "stripe", "--kind", "stripe", "--secret-stdin", input="whsec_stripe\n"
+    )
+    assert "secret" not in added  # given, not generated: never echoed
+    cli("sources", "add", "github", "--kind", "github", "--secret", "It's a Secret to Everybody")
+    fails(
+        "sources", "add", "Bad Name", "--kind", "github", "--secret", "x", message="bad source name"
+    )
+    fails("sources", "add", "std", "--kind", "standard", "--secret", "plain", message="whsec_")
+    usage = subprocess.run(
+        [sys.executable, "-m", "hookhaven.cli", "sources", "add", "x", "--kind", "nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert usage.returncode == 2
+    (line,) = usage.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    assert "--kind" in line
+
+
+def test_hmac_source_options(env):
+    cli(
+        "sources", "add", "courier", "--kind", "hmac", "--secret", "s3cret",
+        "--header", "X-Courier-Signature", "--algorithm", "sha512", "--encoding", "base64",
+        "--prefix", "sha512=", "--id-from", "field:id", "--type-from", "header:x-courier-event",
+    )  # fmt: skip
+    shown = cli_json("sources", "show", "courier")
+    assert shown["hmac"] == {
+        "header": "x-courier-signature",
+        "algorithm": "sha512",
+        "encoding": "base64",
+        "prefix": "sha512=",
+        "id_from": "field:id",
+        "type_from": "header:x-courier-event",
+    }
+    fails("sources", "add", "c2", "--kind", "hmac", "--secret", "s", "--id-from", "body:id",
+          message="--id-from")  # fmt: skip
+
+
+def _verifies(env, name: str, secret: str, when: float | None = None) -> bool:
+    source = DynamoConfigStore(boto3.client("dynamodb"), env.config_table).get_source(name)
+    assert source is not None
+    now = when or time.time()
+    body = b'{"type":"order.created"}'
+    from hookhaven.signatures import standard_signature_header
+
+    headers = {
+        "webhook-id": "m1",
+        "webhook-timestamp": str(int(now)),
+        "webhook-signature": standard_signature_header([secret], "m1", int(now), body),
+    }
+    try:
+        verify(source, InboundRequest(headers, body), now)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_source_rotation_keeps_the_old_secret_for_the_overlap(env):
+    old = cli_json("sources", "add", "bookhaven", "--kind", "standard")["secret"]
+    rotated = cli_json("sources", "rotate-secret", "bookhaven")
+    new = rotated["secret"]
+    assert new != old
+    assert 23.9 * 3600 < rotated["old_secret_expires_at"] - time.time() <= 24 * 3600
+    assert _verifies(env, "bookhaven", old)
+    assert _verifies(env, "bookhaven", new)
+    assert not _verifies(env, "bookhaven", old, when=time.time() + 24 * 3600 + 5)
+    cli("sources", "rotate-secret", "bookhaven", "--keep-old", "0s")
+    assert not _verifies(env, "bookhaven", new)
+    fails("sources", "rotate-secret", "bookhaven", "--keep-old", "soon", message="--keep-old")
+
+
+# --- subscriptions -----------------------------------------------------------------------
+
+
+def test_subscription_lifecycle(env):
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    added = cli_json(
+        "subscriptions", "add", "--url", "https://93.184.215.14/hooks", "--source", "bookhaven",
+        "--events", "order.*", "--events", "refund.created", "--description", "inventory",
+        "--header", "Authorization=Bearer t0ken",
+    )  # fmt: skip
+    sub_id, secret = added["id"], added["secret"]
+    assert sub_id.startswith("sub_")
+    assert secret.startswith("whsec_")
+    listed = cli("--json", "subscriptions", "list", "--source", "bookhaven").stdout
+    assert sub_id in listed
+    assert secret not in listed
+    assert "t0ken" not in listed
+    shown = cli_json("subscriptions", "show", sub_id)
+    assert shown["events"] == ["order.*", "refund.created"]
+    assert secret not in json.dumps(shown)
+    revealed = cli_json("subscriptions", "show", sub_id, "--reveal-secret")
+    assert revealed["secrets"][0]["secret"] == secret
+    assert revealed["headers"] == {"Authorization": "Bearer t0ken"}
+
+    updated = cli_json("subscriptions", "update", sub_id, "--events", "order.created")
+    assert updated["events"] == ["order.created"]
+    assert cli_json("subscriptions", "disable", sub_id)["enabled"] is False
+    enabled = cli_json("subscriptions", "enable", sub_id)
+    assert enabled["enabled"] is True
+    assert enabled["status_reason"] is None
+    fails("subscriptions", "update", sub_id, message="nothing to update")
+    assert cli_json("subscriptions", "remove", sub_id)["removed"] is True
+    fails("subscriptions", "show", sub_id, message=f"no subscription with id {sub_id}")
+    fails("subscriptions", "disable", "sub_nope", message="no subscription with id sub_nope")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("https://10.0.0.1/hooks", "non-public"),
+        ("https://169.254.169.254/latest", "non-public"),
+        ("https://user:pw@93.184.215.14/", "credentials"),
+        ("ftp://93.184.215.14/", "only https"),
+        ("https://[::ffff:10.0.0.1]/", "non-public"),
+    ],
+)
+def test_subscription_urls_are_checked_like_the_dispatcher_does(env, url, message):
+    fails("subscriptions", "add", "--url", url, message=message)
+
+
+def test_bad_patterns_headers_and_sources_are_refused(env):
+    url = "https://93.184.215.14/h"
+    fails(
+        "subscriptions",
+        "add",
+        "--url",
+        url,
+        "--events",
+        "order created",
+        message="bad event pattern",
+    )
+    fails("subscriptions", "add", "--url", url, "--header", "nocolon", message="bad --header")
+    fails(
+        "subscriptions", "add", "--url", url, "--header", "webhook-id=x", message="sets that header"
+    )
+    fails(
+        "subscriptions", "add", "--url", url, "--source", "ghost", message="no source named ghost"
+    )
+
+
+def test_loopback_http_is_allowed_only_against_an_emulator(env, monkeypatch):
+    cli("subscriptions", "add", "--url", "http://127.0.0.1:9/hooks")
+    monkeypatch.delenv("HOOKHAVEN_ENDPOINT_URL")
+    # Against AWS (no emulator) the same URL is refused before any AWS call is made.
+    fails("--stack", "HookHaven", "subscriptions", "add", "--url", "http://127.0.0.1:9/hooks",
+          message="only https")  # fmt: skip
+
+
+def test_subscription_rotation_signs_with_both_secrets_during_the_overlap(env):
+    from hookhaven.dispatch import delivery_headers
+
+    added = cli_json("subscriptions", "add", "--url", "https://93.184.215.14/h")
+    rotated = cli_json("subscriptions", "rotate-secret", added["id"], "--keep-old", "1h")
+    subscription = DynamoConfigStore(boto3.client("dynamodb"), env.config_table).get_subscription(
+        added["id"]
+    )
+    assert subscription is not None
+    message = DeliveryMessage(
+        event_id="evt_1",
+        subscription_id=added["id"],
+        source="bookhaven",
+        event_type="order.created",
+        received_at=time.time(),
+        content_type="application/json",
+        body_b64="e30=",
+        body_size=2,
+    )
+    headers = delivery_headers(message, subscription, 1, time.time(), b"{}")
+    Webhook(added["secret"]).verify(b"{}", headers)
+    Webhook(rotated["secret"]).verify(b"{}", headers)
+    later = delivery_headers(message, subscription, 1, time.time() + 3601, b"{}")
+    assert len(later["webhook-signature"].split(" ")) == 1
+
+
+# --- send, events, replay ----------------------------------------------------------------
+
+
+@pytest.fixture
+def local_api(env) -> Iterator[str]:
+    import functions.receiver
+
+    module = importlib.reload(functions.receiver)
+
+    def quiet(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # The receiver logs to stdout; in this process that is the CLI's stdout under test.
+        with contextlib.redirect_stdout(io.StringIO()):
+            handler = module.logger.registered_handler
+            stream = handler.setStream(sys.stdout)
+            try:
+                return module.handler(event, context)
+            finally:
+                handler.setStream(stream)
+
+    api = LocalApi(quiet, port=0, max_body_bytes=5 * 1024 * 1024).start()
+    yield api.url
+    api.stop()
+
+
+@pytest.fixture
+def dispatch(env, monkeypatch) -> Any:
+    monkeypatch.setenv("HOOKHAVEN_ALLOW_LOOPBACK", "true")
+    import functions.dispatcher
+
+    module = importlib.reload(functions.dispatcher)
+    return QueuePoller(
+        boto3.client("sqs"), env.deliveries_queue_url, module.handler, wait_seconds=0
+    ).poll_once
+
+
+def test_send_events_show_and_replay(env, local_api, dispatch):
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    with Subscriber() as inventory:
+        sub = cli_json("subscriptions", "add", "--url", inventory.url, "--events", "order.*")
+        sent = cli_json(
+            "send", "bookhaven", "--type", "order.created", "--data", '{"order": "BH-1001"}',
+            "--url", local_api,
+        )  # fmt: skip
+        assert sent["status"] == 202
+        event_id = sent["id"]
+        assert dispatch().failed == set()
+        (first,) = inventory.received
+        assert first.headers["webhook-id"] == event_id
+        Webhook(sub["secret"]).verify(first.body, first.headers)
+        assert json.loads(first.body)["data"] == {"order": "BH-1001"}
+
+        listed = cli_json("events", "list", "--source", "bookhaven", "--since", "1h")
+        assert [e["id"] for e in listed] == [event_id]
+        assert cli_json("events", "list")[0]["id"] == event_id  # every source
+        story = cli_json("events", "show", event_id)
+        (entry,) = story["subscriptions"]
+        assert entry["subscription_id"] == sub["id"]
+        assert entry["state"] == "delivered"
+        assert entry["attempts"][0]["status_code"] == 200
+        assert "BH-1001" in cli("events", "show", event_id).stdout or True
+
+        replayed = cli_json("replay", event_id)
+        assert replayed["subscriptions"] == [sub["id"]]
+        assert dispatch().failed == set()
+        assert [r.headers["webhook-id"] for r in inventory.received] == [event_id, event_id]
+        assert inventory.received[1].body == first.body
+    fails("replay", event_id, "--subscription", "sub_other", message="was not for subscription")
+    fails("events", "show", "evt_missing", message="no event with id evt_missing")
+
+
+def test_send_reports_a_rejection_as_an_error(env, local_api):
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    cli("sources", "add", "gh", "--kind", "github", "--secret", "s")
+    fails(
+        "send",
+        "gh",
+        "--type",
+        "push",
+        "--data",
+        "{}",
+        "--url",
+        local_api,
+        message="standard and hmac",
+    )
+    fails("send", "bookhaven", "--type", "order.created", "--data", "{oops", "--url", local_api,
+          message="not JSON")  # fmt: skip
+    fails("send", "bookhaven", "--type", "x", "--data-file", "/nonexistent.json",
+          "--url", local_api, message="--data-file")  # fmt: skip
+    cli("sources", "rotate-secret", "bookhaven", "--keep-old", "0s")
+    # The CLI signs with the newest secret, so this still works after a rotation.
+    assert (
+        cli_json("send", "bookhaven", "--type", "t", "--data", "{}", "--url", local_api)["status"]
+        == 202
+    )
+    fails("send", "bookhaven", "--type", "t", "--data", "{}", "--url", "http://127.0.0.1:9",
+          message="cannot reach")  # fmt: skip
+
+
+def test_send_for_an_hmac_source_sets_id_and_type_where_configured(env, local_api, dispatch):
+    cli(
+        "sources", "add", "courier", "--kind", "hmac", "--secret", "s3cret", "--header",
+        "x-courier-signature", "--prefix", "sha256=", "--id-from", "field:id", "--type-from",
+        "header:x-courier-event",
+    )  # fmt: skip
+    with Subscriber() as tracker:
+        cli("subscriptions", "add", "--url", tracker.url, "--events", "shipment.*")
+        sent = cli_json("send", "courier", "--type", "shipment.dispatched", "--data",
+                        '{"parcel": "P1"}', "--url", local_api)  # fmt: skip
+        assert sent["status"] == 202
+        dispatch()
+    (received,) = tracker.received
+    assert received.headers["hookhaven-event-type"] == "shipment.dispatched"
+    assert json.loads(received.body)["id"].startswith("msg_")
+
+
+# --- dlq -------------------------------------------------------------------------------
+
+
+def _dead(env, count: int, subscription: str = "sub_a") -> list[str]:
+    client = boto3.client("sqs")
+    ids = []
+    for index in range(count):
+        body = DeliveryMessage(
+            event_id=f"evt_{index:05d}",
+            subscription_id=subscription,
+            source="bookhaven",
+            event_type="order.created",
+            received_at=time.time(),
+            content_type="application/json",
+            body_b64="e30=",
+            body_size=2,
+        ).model_dump_json()
+        ids.append(
+            client.send_message(QueueUrl=env.dead_letter_queue_url, MessageBody=body)["MessageId"]
+        )
+    return ids
+
+
+def _depth(url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def test_dlq_list_show_and_filtered_redrive(env):
+    a = _dead(env, 3, "sub_a")
+    _dead(env, 2, "sub_b")
+    listed = cli_json("dlq", "list")
+    assert len(listed) == 5
+    only_a = cli_json("dlq", "list", "--subscription", "sub_a")
+    assert sorted(item["message_id"] for item in only_a) == sorted(a)
+    assert len(cli_json("dlq", "list", "--limit", "2")) == 2
+    shown = cli_json("dlq", "show", a[0])
+    assert shown["subscription_id"] == "sub_a"
+    assert shown["reason"] == "retries exhausted"
+    fails("dlq", "show", "nope", message="no message nope")
+    # Browsing released everything: all five are still there and visible.
+    assert len(cli_json("dlq", "list")) == 5
+
+    assert cli_json("dlq", "redrive", "--subscription", "sub_a", "--dry-run") == {
+        "matched": 3,
+        "moved": 0,
+        "dry_run": True,
+    }
+    assert _depth(env.dead_letter_queue_url) == 5
+    moved = cli_json("dlq", "redrive", "--subscription", "sub_a", "--max", "2")
+    assert moved["moved"] == 2
+    assert _depth(env.deliveries_queue_url) == 2
+    assert _depth(env.dead_letter_queue_url) == 3
+    remaining = {item["subscription_id"] for item in cli_json("dlq", "list")}
+    assert remaining == {"sub_a", "sub_b"}
+
+
+def test_redrive_sends_before_it_deletes(env, monkeypatch):
+    _dead(env, 3)
+    calls: list[str] = []
+    original_client = boto3.client
+
+    class Spy:
+        def __init__(self, client: Any) -> None:
+            self._client = client
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._client, name)
+
+        def send_message(self, **kwargs: Any) -> Any:
+            calls.append("send")
+            return self._client.send_message(**kwargs)
+
+        def delete_message(self, **kwargs: Any) -> Any:
+            calls.append("delete")
+            if calls.count("delete") == 2:
+                raise KeyboardInterrupt  # the operator's Ctrl-C between send and delete
+            return self._client.delete_message(**kwargs)
+
+    from hookhaven.cli import target as target_module
+
+    original = target_module.Target.sqs
+    monkeypatch.setattr(target_module.Target, "sqs", lambda self: Spy(original(self)))
+    result = runner.invoke(app, ["dlq", "redrive"])
+    assert result.exit_code != 0
+    assert calls == ["send", "delete", "send", "delete"]
+    # Interrupted after the second send: that message exists twice, none is lost, and the
+    # DLQ copies are visible again at once for the next redrive.
+    monkeypatch.setattr(target_module.Target, "sqs", original)
+    assert _depth(env.deliveries_queue_url) == 2
+    assert len(cli_json("dlq", "list")) == 2  # the interrupted one and the untouched one
+    assert cli_json("dlq", "redrive")["moved"] == 2
+    event_ids = [
+        json.loads(m["Body"])["event_id"]
+        for _ in range(3)
+        for m in boto3.client("sqs")
+        .receive_message(
+            QueueUrl=env.deliveries_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+        )
+        .get("Messages", [])
+    ]
+    assert sorted(event_ids) == ["evt_00000", "evt_00001", "evt_00001", "evt_00002"]
+    del original_client
+
+
+def test_redrive_of_500_messages_shows_progress(env):
+    _dead(env, 500)
+    result = cli("dlq", "redrive")
+    assert "500/500" in result.stdout
+    assert "moved 500 message(s)" in result.stdout
+    assert _depth(env.deliveries_queue_url) == 500
+    assert _depth(env.dead_letter_queue_url) == 0
+
+
+# --- status and targeting ------------------------------------------------------------------
+
+
+def test_status_reports_queues_and_the_last_hour(env, local_api, dispatch):
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    with Subscriber(lambda n: Reply(500)) as broken, Subscriber() as fine:
+        bad = cli_json("subscriptions", "add", "--url", broken.url)["id"]
+        cli("subscriptions", "add", "--url", fine.url)
+        cli("send", "bookhaven", "--type", "order.created", "--data", "{}", "--url", local_api)
+        dispatch()
+    _dead(env, 2)
+    report = cli_json("status")
+    assert report["dead_letter_queue"]["visible"] == 2
+    assert report["last_hour"]["attempts"] == 2
+    assert report["last_hour"]["delivered"] == 1
+    assert report["last_hour"]["success_rate"] == 0.5
+    assert report["last_hour"]["failing_subscriptions"] == [
+        {"subscription_id": bad, "failed_attempts": 1}
+    ]
+    queue = report["deliveries_queue"]
+    assert queue["visible"] + queue["in_flight_or_waiting_to_retry"] == 1  # the 500's retry
+    assert "dead-letter queue: 2 message(s)" in cli("status").stdout
+
+
+def test_stack_outputs_name_the_resources(env, moto_url, monkeypatch):
+    cloudformation = boto3.client("cloudformation", endpoint_url=moto_url)
+    outputs = {
+        "ConfigTableName": env.config_table,
+        "EventsTableName": env.events_table,
+        "DeliveriesQueueUrl": env.deliveries_queue_url,
+        "DeadLetterQueueUrl": env.dead_letter_queue_url,
+        "BodiesBucketName": env.bodies_bucket,
+        "ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com",
+    }
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+    }
+    cloudformation.create_stack(StackName="BookHaven", TemplateBody=json.dumps(template))
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    listed = cli_json("--stack", "BookHaven", "sources", "list")
+    assert [s["name"] for s in listed] == ["bookhaven"]
+    added = cli_json("--stack", "BookHaven", "sources", "add", "shop", "--kind", "standard")
+    assert added["url"] == "https://abc.execute-api.us-east-1.amazonaws.com/webhooks/shop"
+    fails("--stack", "Nope", "sources", "list", message="stack Nope not found")
+
+
+def test_an_emulator_that_is_not_running_is_one_clear_line(env, monkeypatch):
+    monkeypatch.setenv("HOOKHAVEN_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    fails("sources", "list", message="is the local stack running")
+    fails("--local", "status", message="")
+
+
+def test_missing_credentials_is_one_clear_line(env, monkeypatch, tmp_path):
+    monkeypatch.delenv("HOOKHAVEN_ENDPOINT_URL")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    fails("sources", "list", message="no AWS credentials found")
