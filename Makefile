@@ -38,9 +38,7 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 dev: $(STAMP)
-	@echo "hookhaven local stack: not built yet."
-	@echo "The embedded local stack (AWS emulator on :4566, API on :3000, dispatcher poller)"
-	@echo "arrives with its own issue; until then 'make test' and 'make synth' are what run."
+	$(VENV)/bin/hookhaven dev $(DEV_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

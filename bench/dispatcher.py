@@ -37,23 +37,13 @@ import urllib3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ENVIRONMENT as COMMON_ENVIRONMENT  # noqa: E402
+
 DELIVERIES = 100
 ENDPOINT_DELAY = 0.05
 RUNS = 5
 ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
-    "POWERTOOLS_SERVICE_NAME": "hookhaven",
-    "HOOKHAVEN_CONFIG_TABLE": "config",
-    "HOOKHAVEN_EVENTS_TABLE": "events",
-    "HOOKHAVEN_BODIES_BUCKET": "bodies",
-    "HOOKHAVEN_DELIVERIES_QUEUE_URL": "http://127.0.0.1:1/queue/deliveries",
-    "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:1/queue/dlq",
-    "HOOKHAVEN_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+    **COMMON_ENVIRONMENT,
     "HOOKHAVEN_ALLOW_LOOPBACK": "true",
     "HOOKHAVEN_REQUEST_TIMEOUT_SECONDS": "2",
 }

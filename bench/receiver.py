@@ -28,24 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ENVIRONMENT as COMMON_ENVIRONMENT  # noqa: E402
+
 REQUESTS = 10_000
 SECRET = "whsec_bench_5e1b4f2c7d0a4c3b9e8f7a6d5c4b3a29"
-ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": "eu-west-1",
-    "AWS_REGION": "eu-west-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
-    "POWERTOOLS_SERVICE_NAME": "hookhaven",
-    "HOOKHAVEN_CONFIG_TABLE": "config",
-    "HOOKHAVEN_EVENTS_TABLE": "events",
-    "HOOKHAVEN_BODIES_BUCKET": "bodies",
-    "HOOKHAVEN_DELIVERIES_QUEUE_URL": "http://127.0.0.1:1/queue/deliveries",
-    "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:1/queue/dlq",
-    # Any AWS call that slipped past the fakes would fail fast on loopback, never go out.
-    "HOOKHAVEN_AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-}
+ENVIRONMENT = COMMON_ENVIRONMENT
 
 
 def stripe_body(index: int) -> bytes:

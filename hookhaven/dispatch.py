@@ -99,6 +99,8 @@ class QueuedDelivery:
 
 
 class SubscriptionStore(ConfigReader, Protocol):
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+
     def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None: ...
 
 
@@ -121,7 +123,12 @@ class Poster(Protocol):
 
 
 class SubscriptionCache:
-    """Subscriptions by id, refreshed at most every ``ttl`` seconds (one query)."""
+    """Subscriptions by id, refreshed at most every ``ttl`` seconds (one query).
+
+    An id missing from the cache is read directly before anything is decided: a
+    subscription added a moment ago must get its deliveries, never be dropped as
+    "deleted" because the cache is older than it.
+    """
 
     def __init__(
         self, store: SubscriptionStore, *, ttl: float, clock: Callable[[], float] = time.monotonic
@@ -137,7 +144,12 @@ class SubscriptionCache:
         if self._loaded_at is None or now - self._loaded_at >= self._ttl:
             self._by_id = {s.id: s for s in self._store.list_subscriptions()}
             self._loaded_at = now
-        return self._by_id.get(subscription_id)
+        found = self._by_id.get(subscription_id)
+        if found is None:
+            found = self._store.get_subscription(subscription_id)
+            if found is not None:
+                self._by_id[subscription_id] = found
+        return found
 
     def disable(self, subscription_id: str, reason: str, now: float) -> None:
         self._store.disable_subscription(subscription_id, reason, now)

@@ -115,9 +115,13 @@ __all__ = [
 class SourceDirectory:
     """Sources and subscriptions, cached in memory for ``ttl`` seconds.
 
-    One refresh reads the whole (small) configuration, so unknown names cost
-    no extra reads and a change shows everywhere within ``ttl``.
+    One refresh reads the whole (small) configuration. A change shows everywhere
+    within ``ttl``; a name not in the cache triggers a refresh at most once per
+    ``MISS_REFRESH_SECONDS``, so a source just added works within a second while a
+    flood of requests for unknown names costs one read a second, not one each.
     """
+
+    MISS_REFRESH_SECONDS = 1.0
 
     def __init__(
         self, config: ConfigReader, *, ttl: float, clock: Callable[[], float] = time.monotonic
@@ -129,9 +133,10 @@ class SourceDirectory:
         self._sources: dict[str, Source] = {}
         self._subscriptions: list[Subscription] = []
 
-    def _fresh(self) -> None:
+    def _fresh(self, *, max_age: float | None = None) -> None:
         now = self._clock()
-        if self._loaded_at is not None and now - self._loaded_at < self._ttl:
+        limit = self._ttl if max_age is None else min(self._ttl, max_age)
+        if self._loaded_at is not None and now - self._loaded_at < limit:
             return
         sources = self._config.list_sources()
         subscriptions = self._config.list_subscriptions()
@@ -141,6 +146,8 @@ class SourceDirectory:
 
     def source(self, name: str) -> Source | None:
         self._fresh()
+        if name not in self._sources:
+            self._fresh(max_age=self.MISS_REFRESH_SECONDS)
         return self._sources.get(name)
 
     def subscriptions_for(self, source: str, event_type: str) -> list[Subscription]:

@@ -22,6 +22,9 @@ class MemoryConfig:
     def list_subscriptions(self) -> list[Subscription]:
         return list(self.subscriptions.values())
 
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        return self.subscriptions.get(subscription_id)
+
 
 @dataclass
 class _DedupeRecord:

@@ -1258,3 +1258,120 @@ def main() -> None:
 
 
 __all__ = ["app", "main"]
+
+
+# --- dev: the local stack ----------------------------------------------------------------
+
+
+@app.command("dev")
+@handle_errors
+def dev(
+    api_port: Annotated[int, typer.Option("--api-port", help="The ingest API's port.")] = 3000,
+    aws_port: Annotated[int, typer.Option("--aws-port", help="The AWS emulator's port.")] = 4566,
+    fast_retries: Annotated[
+        bool, typer.Option("--fast-retries", help="Retry within seconds, to watch the DLQ fill.")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="The Book Haven shop and its subscribers.")
+    ] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", help="The functions' logs too.")] = False,
+) -> None:
+    """Run the whole relay locally: AWS emulator, ingest API and dispatcher. Ctrl-C stops it."""
+    import signal
+
+    from hookhaven.local.demo import DEMO_SOURCE, demo_subscribers
+    from hookhaven.local.stack import LocalStack, PortInUse, project_tunables
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C and `kill` both stop cleanly, also when started without a terminal.
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    tunables = project_tunables(fast_retries=fast_retries)
+    stack = LocalStack(api_port=api_port, aws_port=aws_port, tunables=tunables, verbose=verbose)
+    try:
+        stack.start()
+    except PortInUse as error:
+        stack.stop()
+        raise CliError(str(error)) from None
+    subscribers = []
+    try:
+        assert stack.resources is not None
+        lines = [
+            "hookhaven local stack",
+            f"  ingest API     {stack.api_url}/webhooks/<source>",
+            f"  AWS emulator   {stack.aws_url} (moto: tables, queues with their DLQ, bucket)",
+            "  retry schedule "
+            + " ".join(format_duration(d) for d in tunables.retry_schedule)
+            + (
+                " (--fast-retries)" if fast_retries else " (as deployed; --fast-retries to shorten)"
+            ),
+        ]
+        if demo:
+            subscribers = demo_subscribers(say=lambda line: print(line, flush=True))
+            secret = _demo_setup(stack, DEMO_SOURCE, subscribers)
+            lines += [
+                f"  demo source    {DEMO_SOURCE} (standard), secret {secret}",
+                "  subscribers    "
+                + ", ".join(f"{s.name} {s.url}" for s in subscribers)
+                + " (flaky fails half its requests)",
+            ]
+        cli = "hookhaven" if api_port == 3000 and aws_port == 4566 else None
+        prefix = f"{cli} --local" if cli else f"hookhaven --endpoint-url {stack.aws_url}"
+        send_url = "" if cli else f" --url {stack.api_url}"
+        lines += [
+            "",
+            "Try (in another terminal, after `source .venv/bin/activate`):",
+            f"  {prefix} send {DEMO_SOURCE} --type order.created "
+            f"--data-file events/bookhaven/order_created.json{send_url}",
+            f"  {prefix} events list",
+            f"  {prefix} status",
+            "",
+            "Ctrl-C stops everything.",
+        ]
+        print("\n".join(lines), flush=True)
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+    finally:
+        for subscriber in subscribers:
+            subscriber.stop()
+        stack.stop()
+    print("stopped", flush=True)
+
+
+def _demo_setup(stack: Any, source_name: str, subscribers: list[Any]) -> str:
+    now = time.time()
+    secret = new_standard_secret()
+    assert stack.resources is not None
+    from hookhaven.local.stack import local_session
+
+    session = local_session()
+    config = DynamoConfigStore(
+        session.client("dynamodb", endpoint_url=stack.aws_url), stack.resources.config_table
+    )
+    config.put_source(
+        Source(
+            name=source_name,
+            kind=SourceKind.STANDARD,
+            secrets=(Secret(value=secret, created_at=now),),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    for subscriber in subscribers:
+        config.put_subscription(
+            Subscription(
+                id=new_subscription_id(now),
+                source=source_name,
+                event_types=("order.*",),
+                url=subscriber.url,
+                secrets=(Secret(value=subscriber.secret, created_at=now),),
+                description=f"Book Haven {subscriber.name} service",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return secret

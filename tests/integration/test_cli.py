@@ -29,6 +29,7 @@ from hookhaven.models import DeliveryMessage
 from hookhaven.tunables import Tunables
 from hookhaven.verification import InboundRequest, InvalidSignature, verify
 from tests.conftest import FUNCTION_ENVIRONMENT
+from tests.integration.helpers import queue_depth
 from tests.subscribers import Reply, Subscriber
 
 REGION = "us-east-1"
@@ -440,16 +441,6 @@ def _dead(env, count: int, subscription: str = "sub_a") -> list[str]:
     return ids
 
 
-def _depth(url: str) -> int:
-    attributes = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
-
-
 def test_dlq_list_show_and_filtered_redrive(env):
     a = _dead(env, 3, "sub_a")
     _dead(env, 2, "sub_b")
@@ -470,11 +461,11 @@ def test_dlq_list_show_and_filtered_redrive(env):
         "moved": 0,
         "dry_run": True,
     }
-    assert _depth(env.dead_letter_queue_url) == 5
+    assert queue_depth(env.dead_letter_queue_url) == 5
     moved = cli_json("dlq", "redrive", "--subscription", "sub_a", "--max", "2")
     assert moved["moved"] == 2
-    assert _depth(env.deliveries_queue_url) == 2
-    assert _depth(env.dead_letter_queue_url) == 3
+    assert queue_depth(env.deliveries_queue_url) == 2
+    assert queue_depth(env.dead_letter_queue_url) == 3
     remaining = {item["subscription_id"] for item in cli_json("dlq", "list")}
     assert remaining == {"sub_a", "sub_b"}
 
@@ -511,7 +502,7 @@ def test_redrive_sends_before_it_deletes(env, monkeypatch):
     # Interrupted after the second send: that message exists twice, none is lost, and the
     # DLQ copies are visible again at once for the next redrive.
     monkeypatch.setattr(target_module.Target, "sqs", original)
-    assert _depth(env.deliveries_queue_url) == 2
+    assert queue_depth(env.deliveries_queue_url) == 2
     assert len(cli_json("dlq", "list")) == 2  # the interrupted one and the untouched one
     assert cli_json("dlq", "redrive")["moved"] == 2
     event_ids = [
@@ -532,8 +523,8 @@ def test_redrive_of_500_messages_shows_progress(env):
     result = cli("dlq", "redrive")
     assert "500/500" in result.stdout
     assert "moved 500 message(s)" in result.stdout
-    assert _depth(env.deliveries_queue_url) == 500
-    assert _depth(env.dead_letter_queue_url) == 0
+    assert queue_depth(env.deliveries_queue_url) == 500
+    assert queue_depth(env.dead_letter_queue_url) == 0
 
 
 # --- status and targeting ------------------------------------------------------------------

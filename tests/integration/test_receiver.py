@@ -11,19 +11,14 @@ from typing import Any
 import boto3
 import pytest
 
-from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore, dedupe_pk
-from hookhaven.ids import new_subscription_id
+from hookhaven.aws.dynamodb import DynamoEventStore, dedupe_pk
 from hookhaven.models import (
     DeliveryMessage,
-    FieldRef,
-    HmacOptions,
-    Secret,
-    Source,
-    SourceKind,
-    Subscription,
 )
 from hookhaven.ports import DedupeKey
 from hookhaven.signatures import new_standard_secret
+from tests.integration import helpers
+from tests.integration.helpers import add_source
 from tests.providers import SECRETS, signed
 
 SAMPLES = {
@@ -34,42 +29,10 @@ SAMPLES = {
     "slack": ("slack_app_mention", "slack", "app_mention"),
     "hmac": ("hmac_shipment_dispatched", "courier", "shipment.dispatched"),
 }
-COURIER = HmacOptions(
-    header="x-courier-signature",
-    prefix="sha256=",
-    id_from=FieldRef.parse("field:id"),
-    type_from=FieldRef.parse("header:x-courier-event"),
-)
-
-
-def add_source(aws, name: str, kind: str, *secrets: str) -> Source:
-    now = time.time()
-    source = Source(
-        name=name,
-        kind=SourceKind(kind),
-        secrets=tuple(Secret(value=s, created_at=now) for s in (secrets or (SECRETS[kind],))),
-        hmac=COURIER if kind == "hmac" else None,
-        created_at=now,
-        updated_at=now,
-    )
-    DynamoConfigStore(boto3.client("dynamodb"), aws.config_table).put_source(source)
-    return source
 
 
 def add_subscription(aws, *, source: str = "*", types=("*",), enabled: bool = True) -> str:
-    now = time.time()
-    subscription = Subscription(
-        id=new_subscription_id(),
-        source=source,
-        event_types=tuple(types),
-        url="https://inventory.bookhaven.example/hooks",
-        secrets=(Secret(value=new_standard_secret(), created_at=now),),
-        enabled=enabled,
-        created_at=now,
-        updated_at=now,
-    )
-    DynamoConfigStore(boto3.client("dynamodb"), aws.config_table).put_subscription(subscription)
-    return subscription.id
+    return helpers.add_subscription(aws, source=source, types=tuple(types), enabled=enabled).id
 
 
 def queued(aws) -> list[DeliveryMessage]:

@@ -316,3 +316,22 @@ def test_a_lost_attempt_record_does_not_undo_a_delivery(world):
     _, attempts, *_, dispatcher = world
     attempts.fail = True
     assert deliver(dispatcher).result is Result.DELIVERED
+
+
+def test_a_subscription_newer_than_the_cache_is_delivered_not_dropped(world):
+    config, attempts, queue, bodies, sender, _ = world
+    dispatcher = Dispatcher(
+        subscriptions=SubscriptionCache(config, ttl=3600),
+        attempts=attempts,
+        bodies=bodies,
+        queue=queue,
+        sender=sender,
+        settings=RuntimeTunables(),
+        clock=lambda: NOW,
+    )
+    assert deliver(dispatcher).result is Result.DELIVERED  # loads the cache
+    config.subscriptions["sub_new"] = subscription(id="sub_new")
+    outcome = deliver(dispatcher, body=message(subscription_id="sub_new"))
+    assert outcome.result is Result.DELIVERED
+    del config.subscriptions["sub_new"]
+    assert deliver(dispatcher, body=message(subscription_id="sub_gone")).result is Result.DROPPED

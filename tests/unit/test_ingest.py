@@ -12,6 +12,7 @@ from hookhaven.ingest import (
     Accepted,
     Duplicate,
     InProgress,
+    InvalidSignature,
     PayloadTooLarge,
     Receiver,
     SourceDirectory,
@@ -121,16 +122,28 @@ def test_event_ids_sort_by_time():
     assert len({ulid(NOW) for _ in range(1000)}) == 1000
 
 
-def test_source_changes_show_after_the_cache_expires(world):
+def test_a_new_source_works_within_a_second(world):
     config, clock, *_, receiver = world
     with pytest.raises(UnknownSource):
         receiver.receive("newshop", request())
     config.sources["newshop"] = standard_source("newshop")
-    clock.now += 10
-    with pytest.raises(UnknownSource):  # still cached
+    with pytest.raises(UnknownSource):  # the same instant: no second read
         receiver.receive("newshop", request())
+    clock.now += 1
+    assert isinstance(receiver.receive("newshop", request(now=clock.now)), Accepted)
+
+
+def test_changes_to_a_known_source_show_after_the_cache_expires(world):
+    config, clock, *_, receiver = world
+    assert isinstance(receiver.receive("bookhaven", request(msg_id="msg_0")), Accepted)
+    config.sources["bookhaven"] = config.sources["bookhaven"].model_copy(
+        update={"secrets": (Secret(value="whsec_" + "A" * 44, created_at=NOW),)}
+    )
+    clock.now += 10
+    assert isinstance(receiver.receive("bookhaven", request(now=clock.now)), Accepted)  # cached
     clock.now += 25
-    assert isinstance(receiver.receive("newshop", request()), Accepted)
+    with pytest.raises(InvalidSignature):
+        receiver.receive("bookhaven", request(msg_id="msg_2", now=clock.now))
 
 
 def test_unknown_sources_do_not_each_cost_a_read(world):

@@ -1,0 +1,205 @@
+"""End to end, as a user would: the local stack, provider-signed HTTP requests, the CLI,
+and real subscribers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+from typer.testing import CliRunner
+
+from hookhaven.cli.app import app
+from hookhaven.local.stack import LocalStack
+from tests.conftest import EVENTS
+from tests.providers import SECRETS, raw_body, signed
+from tests.subscribers import Reply, Subscriber
+
+pytestmark = pytest.mark.xdist_group("e2e")
+runner = CliRunner()
+
+
+def cli(*args: str, input: str | None = None) -> Any:
+    result = runner.invoke(app, ["--json", *args], input=input)
+    assert result.exit_code == 0, f"{args}: {result.stdout}{result.stderr}"
+    # The stack runs in this process: a function's one-off cold-start metric line can land
+    # in the same stdout. The command's own output is the last JSON document.
+    decoder, text, position, value = json.JSONDecoder(), result.stdout, 0, None
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        value, position = decoder.raw_decode(text, position)
+    return value
+
+
+def post(stack: LocalStack, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Send a sample HTTP API event's request over real HTTP to the local API."""
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        f"{stack.api_url}{event['rawPath']}",
+        data=raw_body(event),
+        headers={k: v for k, v in event["headers"].items() if k not in ("host", "content-length")},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+    except (urllib.error.URLError, TimeoutError) as error:
+        return 0, {"error": "client", "message": str(error)}  # a provider retries these too
+
+
+def post_when_known(stack: LocalStack, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A source just added is known to the receiver within a second; until then, 404."""
+    deadline = time.time() + 5
+    while True:
+        status, body = post(stack, event)
+        if status != 404 or time.time() > deadline:
+            return status, body
+        time.sleep(0.2)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def sample(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / "http" / f"{name}.json").read_text())
+
+
+PROVIDERS = [
+    ("standard", "standard_order_created", "bookhaven-std", []),
+    ("stripe", "stripe_payment_intent_succeeded", "stripe", ["--secret", SECRETS["stripe"]]),
+    ("github", "github_pull_request_opened", "github", ["--secret", SECRETS["github"]]),
+    ("shopify", "shopify_orders_create", "shopify", ["--secret", SECRETS["shopify"]]),
+    ("slack", "slack_app_mention", "slack", ["--secret", SECRETS["slack"]]),
+    (
+        "hmac",
+        "hmac_shipment_dispatched",
+        "courier",
+        [
+            "--secret", SECRETS["hmac"], "--header", "x-courier-signature", "--prefix", "sha256=",
+            "--id-from", "field:id", "--type-from", "header:x-courier-event",
+        ],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "sample_name", "source", "options"), PROVIDERS)
+def test_each_provider_kind_reaches_its_subscriber_byte_for_byte(
+    stack, kind, sample_name, source, options
+):
+    added = cli("sources", "add", source, "--kind", kind, *options)
+    secret = added.get("secret") or SECRETS[kind]
+    with Subscriber() as subscriber:
+        subscription = cli("subscriptions", "add", "--url", subscriber.url, "--source", source)
+        event = sample(sample_name)
+        event["rawPath"] = f"/webhooks/{source}"
+        status, body = post_when_known(stack, signed(event, kind, time.time(), secret))
+        assert status == 202, body
+        wait_for(lambda: len(subscriber.received) == 1)
+    (received,) = subscriber.received
+    assert received.body == raw_body(event)
+    assert received.headers["webhook-id"] == body["id"]
+    Webhook(subscription["secret"]).verify(received.body, received.headers)
+
+
+def test_a_subscriber_failing_three_times_gets_the_event_on_the_fourth_attempt(stack):
+    cli("sources", "add", "shop4", "--kind", "standard")
+    with Subscriber(lambda n: Reply(500) if n < 3 else Reply()) as recovering:
+        subscription = cli("subscriptions", "add", "--url", recovering.url, "--source", "shop4")
+        sent = cli("send", "shop4", "--type", "order.created", "--data", '{"order": "BH-4"}',
+                   "--url", stack.api_url)  # fmt: skip
+        wait_for(lambda: len(recovering.received) == 4)
+    attempts = [r.headers["hookhaven-attempt"] for r in recovering.received]
+    assert attempts == ["1", "2", "3", "4"]
+    assert {r.headers["webhook-id"] for r in recovering.received} == {sent["id"]}
+    story = cli("events", "show", sent["id"])
+    (entry,) = story["subscriptions"]
+    assert entry["subscription_id"] == subscription["id"]
+    assert entry["state"] == "delivered"
+    assert [a["outcome"] for a in entry["attempts"]] == ["retrying"] * 3 + ["delivered"]
+
+
+def test_an_always_failing_subscriber_ends_in_the_dlq_and_redrive_delivers(stack):
+    cli("sources", "add", "shop5", "--kind", "standard")
+    healthy = {"now": False}
+    with Subscriber(lambda n: Reply() if healthy["now"] else Reply(503)) as down:
+        subscription = cli("subscriptions", "add", "--url", down.url, "--source", "shop5")
+        sent = cli(
+            "send", "shop5", "--type", "order.created", "--data", "{}", "--url", stack.api_url
+        )
+
+        def dead_lettered() -> bool:
+            listed = cli("dlq", "list", "--subscription", subscription["id"])
+            return any(item["event_id"] == sent["id"] for item in listed)
+
+        wait_for(dead_lettered, timeout=60)
+        assert len(down.received) == len(stack.tunables.retry_schedule)
+        story = cli("events", "show", sent["id"])
+        assert story["subscriptions"][0]["state"].startswith("dead-lettered")
+
+        healthy["now"] = True
+        moved = cli("dlq", "redrive", "--subscription", subscription["id"])
+        assert moved["moved"] == 1
+        wait_for(lambda: len(down.received) == len(stack.tunables.retry_schedule) + 1)
+    last = down.received[-1]
+    assert last.headers["webhook-id"] == sent["id"]
+    assert last.headers["hookhaven-attempt"] == "1"  # a fresh retry schedule
+    story = cli("events", "show", sent["id"])
+    assert story["subscriptions"][0]["state"] == "delivered"
+
+
+def test_surge_of_500_orders_reaches_every_subscriber(stack):
+    cli("sources", "add", "surge", "--kind", "standard")
+    secret = cli("sources", "rotate-secret", "surge", "--keep-old", "0s")["secret"]
+    with Subscriber() as inventory, Subscriber() as warehouse, Subscriber() as email:
+        for subscriber in (inventory, warehouse, email):
+            cli("subscriptions", "add", "--url", subscriber.url, "--source", "surge")
+        template = sample("standard_order_created")
+        template["rawPath"] = "/webhooks/surge"
+
+        def order(number: int) -> int:
+            event = json.loads(json.dumps(template))
+            event["body"] = json.dumps({"type": "order.created", "data": {"order": f"BH-{number}"}})
+            from tests.providers import signature_headers
+
+            event["headers"].update(
+                signature_headers(
+                    "standard", secret, raw_body(event), time.time(), msg_id=f"msg_surge_{number}"
+                )
+            )
+            deadline = time.time() + 180
+            while True:  # a provider retries its non-2xx answers for hours; 3 minutes here
+                status, _ = post_when_known(stack, event)
+                if status in (200, 202) or time.time() > deadline:
+                    return status
+                time.sleep(1)
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(order, range(500)))
+        assert all(status in (200, 202) for status in statuses), statuses
+
+        def everyone_has_all() -> bool:
+            return all(
+                len({r.headers["webhook-id"] for r in s.received}) == 500
+                for s in (inventory, warehouse, email)
+            )
+
+        wait_for(everyone_has_all, timeout=240)
+    for subscriber in (inventory, warehouse, email):
+        ids = {r.headers["webhook-id"] for r in subscriber.received}
+        assert len(ids) == 500
+        assert all(i.startswith("evt_") for i in ids)
