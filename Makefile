@@ -47,8 +47,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# The end-to-end tests run the whole local stack, which wants both cores to itself.
 test: lint typecheck $(NODE_STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e
+	$(PY) -m pytest tests/e2e
 
 asset: $(STAMP)
 	$(PY) -m infra.asset

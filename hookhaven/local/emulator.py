@@ -23,7 +23,8 @@ from typing import Any
 def _item_backup(item: Any) -> Any:
     backup = _copy.copy(item)
     if isinstance(getattr(item, "attrs", None), dict):
-        backup.attrs = _copy.copy(item.attrs)  # updates replace attribute values in it
+        # A plain dict: LimitedSizeDict re-measures the whole item on every key it copies.
+        backup.attrs = dict(item.attrs)
     return backup
 
 

@@ -55,8 +55,8 @@ def project_tunables(*, fast_retries: bool = False) -> Tunables:
         context = json.loads(CDK_JSON.read_text()).get("context", {}).get("hookhaven", {})
     if fast_retries:
         context = {**context, "retry_schedule": list(FAST_RETRY_SCHEDULE), "retry_jitter": 0}
-    # Locally, a source or subscription added with the CLI takes effect at once.
-    context = {**context, "source_cache_seconds": 0}
+    # Locally, a source or subscription added with the CLI takes effect within a second.
+    context = {**context, "source_cache_seconds": 1}
     return Tunables.from_context(context)
 
 
@@ -244,7 +244,8 @@ def _die_with_parent() -> None:
 
 def _quiet_metrics(metrics: Any) -> None:
     """Drop the EMF lines CloudWatch would collect; locally they only flood the console."""
-    metrics.flush_metrics = lambda *args, **kwargs: metrics.clear_metrics()
+    provider = getattr(metrics, "provider", metrics)
+    provider.flush_metrics = lambda *args, **kwargs: provider.clear_metrics()
 
 
 def _fresh(name: str) -> ModuleType:

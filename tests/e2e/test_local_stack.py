@@ -3,6 +3,7 @@ and real subscribers on 127.0.0.1."""
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 import urllib.error
@@ -66,6 +67,11 @@ def post_when_known(stack: LocalStack, event: dict[str, Any]) -> tuple[int, dict
         time.sleep(0.2)
 
 
+def settle() -> None:
+    """Locally, configuration changes reach the functions within a second."""
+    time.sleep(1.1)
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -105,6 +111,7 @@ def test_each_provider_kind_reaches_its_subscriber_byte_for_byte(
     secret = added.get("secret") or SECRETS[kind]
     with Subscriber() as subscriber:
         subscription = cli("subscriptions", "add", "--url", subscriber.url, "--source", source)
+        settle()
         event = sample(sample_name)
         event["rawPath"] = f"/webhooks/{source}"
         status, body = post_when_known(stack, signed(event, kind, time.time(), secret))
@@ -120,6 +127,7 @@ def test_a_subscriber_failing_three_times_gets_the_event_on_the_fourth_attempt(s
     cli("sources", "add", "shop4", "--kind", "standard")
     with Subscriber(lambda n: Reply(500) if n < 3 else Reply()) as recovering:
         subscription = cli("subscriptions", "add", "--url", recovering.url, "--source", "shop4")
+        settle()
         sent = cli("send", "shop4", "--type", "order.created", "--data", '{"order": "BH-4"}',
                    "--url", stack.api_url)  # fmt: skip
         wait_for(lambda: len(recovering.received) == 4)
@@ -138,6 +146,7 @@ def test_an_always_failing_subscriber_ends_in_the_dlq_and_redrive_delivers(stack
     healthy = {"now": False}
     with Subscriber(lambda n: Reply() if healthy["now"] else Reply(503)) as down:
         subscription = cli("subscriptions", "add", "--url", down.url, "--source", "shop5")
+        settle()
         sent = cli(
             "send", "shop5", "--type", "order.created", "--data", "{}", "--url", stack.api_url
         )
@@ -168,6 +177,7 @@ def test_surge_of_500_orders_reaches_every_subscriber(stack):
     with Subscriber() as inventory, Subscriber() as warehouse, Subscriber() as email:
         for subscriber in (inventory, warehouse, email):
             cli("subscriptions", "add", "--url", subscriber.url, "--source", "surge")
+        settle()
         template = sample("standard_order_created")
         template["rawPath"] = "/webhooks/surge"
 
@@ -190,7 +200,8 @@ def test_surge_of_500_orders_reaches_every_subscriber(stack):
 
         with ThreadPoolExecutor(max_workers=20) as pool:
             statuses = list(pool.map(order, range(500)))
-        assert all(status in (200, 202) for status in statuses), statuses
+        failed = collections.Counter(s for s in statuses if s not in (200, 202))
+        assert not failed, f"not accepted after 3 minutes of retries: {dict(failed)}"
 
         def everyone_has_all() -> bool:
             return all(
