@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +27,34 @@ def _error_code(error: Exception) -> str:
     return ""
 
 
+def query_all(
+    client: DynamoDBClient, what: str, limit: int | None = None, **request: Any
+) -> list[dict[str, Any]]:
+    """Every item of a Query, page after page (stopping once ``limit`` are in), as plain values."""
+    items: list[dict[str, Any]] = []
+    try:
+        while True:
+            page = client.query(**request)
+            items += [from_item(i) for i in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page or (limit and len(items) >= limit):
+                return items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    except AWS_ERRORS as error:
+        raise StorageUnavailable(f"{what} query failed: {_error_code(error)}") from error
+
+
+def get_item(client: DynamoDBClient, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+    """One item by key, strongly consistent, as plain values."""
+    try:
+        response = client.get_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+    except AWS_ERRORS as error:
+        raise StorageUnavailable(f"{table} read failed: {_error_code(error)}") from error
+    item = response.get("Item")
+    return from_item(dict(item)) if item else None
+
+
 class DynamoConfigStore:
     """Sources (``pk=SOURCE``) and subscriptions (``pk=SUBSCRIPTION``) in the config table."""
 
@@ -35,23 +62,15 @@ class DynamoConfigStore:
         self._client = client
         self._table = table
 
-    def _query(self, pk: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
-            "ConsistentRead": True,
-        }
-        try:
-            while True:
-                page = self._client.query(**kwargs)
-                for item in page.get("Items", []):
-                    yield from_item(item)
-                if "LastEvaluatedKey" not in page:
-                    return
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except AWS_ERRORS as error:
-            raise StorageUnavailable(f"config table query failed: {_error_code(error)}") from error
+    def _query(self, pk: str) -> list[dict[str, Any]]:
+        return query_all(
+            self._client,
+            "config table",
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
 
     def list_sources(self) -> list[Source]:
         return [Source.model_validate(_strip_keys(item)) for item in self._query(SOURCE_PK)]
@@ -84,16 +103,7 @@ class DynamoConfigStore:
         return self._delete(SUBSCRIPTION_PK, subscription_id)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._table,
-                Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                ConsistentRead=True,
-            )
-        except AWS_ERRORS as error:
-            raise StorageUnavailable(f"config table read failed: {_error_code(error)}") from error
-        item = response.get("Item")
-        return from_item(dict(item)) if item else None
+        return get_item(self._client, self._table, pk, sk)
 
     def _delete(self, pk: str, sk: str) -> bool:
         try:
@@ -179,14 +189,15 @@ class DynamoEventStore:
         except ClientError as error:
             if _error_code(error) != "ConditionalCheckFailedException":
                 raise StorageUnavailable(f"dedupe claim failed: {_error_code(error)}") from error
-            existing = cast("dict[str, Any] | None", error.response.get("Item"))
+            raw = cast("dict[str, Any] | None", error.response.get("Item"))
+            existing = from_item(raw) if raw else None
             if existing is None:
                 existing = self._get(dedupe_pk(key), "DEDUPE")
         except BotoCoreError as error:
             raise StorageUnavailable("dedupe claim failed") from error
         if existing is None:  # removed between our write and our read: try once more
             return self.claim(key, event_id, now=now, window=window, lease=lease)
-        return self._resume(key, from_item(existing), now=now, lease=lease)
+        return self._resume(key, existing, now=now, lease=lease)
 
     def _resume(self, key: DedupeKey, old: dict[str, Any], *, now: float, lease: int) -> Claim:
         first_id = str(old["event_id"])
@@ -284,32 +295,23 @@ class DynamoEventStore:
 
     def attempts(self, event_id: str) -> list[AttemptRecord]:
         """Every attempt of an event, all subscriptions, in one query."""
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {
+        items = query_all(
+            self._client,
+            "events table",
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ExpressionAttributeValues={
                 ":pk": {"S": event_pk(event_id)},
                 ":prefix": {"S": "ATTEMPT#"},
             },
-        }
-        records = []
-        try:
-            while True:
-                page = self._client.query(**kwargs)
-                for item in page.get("Items", []):
-                    values = from_item(item)
-                    records.append(_attempt(values))
-                if "LastEvaluatedKey" not in page:
-                    return records
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except AWS_ERRORS as error:
-            raise StorageUnavailable(f"events table query failed: {_error_code(error)}") from error
+        )
+        return [_attempt(values) for values in items]
 
     def get_event(self, event_id: str) -> EventRecord | None:
         item = self._get(event_pk(event_id), "EVENT")
         if item is None:
             return None
-        return _event(from_item(item))
+        return _event(item)
 
     def events_since(
         self, since: float, *, source: str | None = None, limit: int | None = None
@@ -349,35 +351,19 @@ class DynamoEventStore:
     def _query_index(
         self, index: str, pk_name: str, pk: str, sk_name: str, start: str, limit: int | None
     ) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": index,
-            "KeyConditionExpression": f"{pk_name} = :pk AND {sk_name} >= :start",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":start": {"S": start}},
-            "ScanIndexForward": False,
-        }
-        items: list[dict[str, Any]] = []
-        try:
-            while True:
-                page = self._client.query(**kwargs)
-                items += [from_item(i) for i in page.get("Items", [])]
-                if "LastEvaluatedKey" not in page or (limit and len(items) >= limit):
-                    return items
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        except AWS_ERRORS as error:
-            raise StorageUnavailable(f"events index query failed: {_error_code(error)}") from error
+        return query_all(
+            self._client,
+            "events index",
+            limit,
+            TableName=self._table,
+            IndexName=index,
+            KeyConditionExpression=f"{pk_name} = :pk AND {sk_name} >= :start",
+            ExpressionAttributeValues={":pk": {"S": pk}, ":start": {"S": start}},
+            ScanIndexForward=False,
+        )
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._table,
-                Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                ConsistentRead=True,
-            )
-        except AWS_ERRORS as error:
-            raise StorageUnavailable(f"events table read failed: {_error_code(error)}") from error
-        item = response.get("Item")
-        return dict(item) if item else None
+        return get_item(self._client, self._table, pk, sk)
 
 
 EVENT_KEY_ATTRIBUTES = (
