@@ -45,20 +45,17 @@ from hookhaven.tunables import RuntimeTunables
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"hookhaven/{__version__}"
-#: Headers a subscription's static headers may not replace.
+#: Headers a subscription's static headers may not replace (plus every webhook-* and
+#: hookhaven-* name); ``subscriptions add`` refuses them by the same rule.
 RESERVED_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "host",
-        "user-agent",
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "transfer-encoding",
-        "connection",
-    }
+    {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
 )
+RESERVED_HEADER_PREFIXES = ("webhook-", "hookhaven-")
+
+
+def is_reserved_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES)
 
 
 class Result(StrEnum):
@@ -163,9 +160,7 @@ def delivery_headers(
     timestamp = int(now)
     secrets = [s.value for s in subscription.secrets if s.active(now)]
     headers = {
-        name: value
-        for name, value in subscription.headers.items()
-        if name.lower() not in RESERVED_HEADERS and not name.lower().startswith("hookhaven-")
+        name: value for name, value in subscription.headers.items() if not is_reserved_header(name)
     }
     headers.update(
         {

@@ -21,16 +21,6 @@ DELIVERY_LATENCY = "DeliveryLatency"
 END_TO_END_LATENCY = "EndToEndLatency"
 ATTEMPTS_PER_DELIVERY = "AttemptsPerDelivery"
 
-#: Reasons a request is not accepted; the dimension of EVENTS_REJECTED.
-REJECTION_REASONS = (
-    "unknown_source",
-    "invalid_signature",
-    "payload_too_large",
-    "bad_request",
-    "in_progress",
-    "unavailable",
-)
-
 
 def count(metrics: Metrics, name: str, value: float = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

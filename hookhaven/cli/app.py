@@ -24,6 +24,7 @@ from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
 from hookhaven.aws.sqs import SqsDeliveryQueue
 from hookhaven.cli import dlq
 from hookhaven.cli.target import CliError, Target, explain
+from hookhaven.dispatch import is_reserved_header
 from hookhaven.durations import format_duration, parse_duration
 from hookhaven.ids import new_subscription_id
 from hookhaven.models import (
@@ -68,8 +69,6 @@ DEFAULT_KEEP_OLD = "24h"
 #: Event-type patterns: the characters provider types use, plus the glob's ``*``.
 PATTERN = re.compile(r"^[A-Za-z0-9._:/\-+@*]{1,128}$")
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
-RESERVED_HEADER_PREFIXES = ("webhook-", "hookhaven-")
-RESERVED_HEADERS = {"content-type", "content-length", "host", "user-agent", "transfer-encoding"}
 
 
 class State:
@@ -474,8 +473,7 @@ def _headers(values: list[str] | None) -> dict[str, str] | None:
         name = name.strip()
         if not sep or not HEADER_NAME.match(name):
             raise CliError(f"bad --header {value!r}: use NAME=VALUE")
-        lowered = name.lower()
-        if lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES):
+        if is_reserved_header(name):
             raise CliError(f"--header {name}: hookhaven sets that header itself")
         if "\r" in text or "\n" in text:
             raise CliError(f"--header {name}: the value may not contain line breaks")

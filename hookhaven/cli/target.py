@@ -19,6 +19,7 @@ from botocore.exceptions import (
 )
 
 from hookhaven.local.provision import LocalNames
+from hookhaven.local.stack import LOCAL_REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 LOCAL_API = "http://127.0.0.1:3000"
-LOCAL_REGION = "us-east-1"
 DEFAULT_STACK = "HookHaven"
 _CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard"})
 

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from hookhaven.local.context import LambdaContext
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _TEXT_TYPES = (
@@ -82,19 +84,6 @@ def http_api_event(
     return event
 
 
-class LocalContext:
-    function_name = "hookhaven-local-receiver"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:hookhaven-local-receiver"
-    memory_limit_in_mb = 512
-    aws_request_id = "local"
-    log_group_name = "/local/hookhaven"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 class LocalApi:
     """``LocalApi(handler, port=3000, max_body_bytes=...)``; ``start()``/``stop()``."""
 
@@ -139,7 +128,7 @@ class LocalApi:
                     self.client_address[0],
                 )
                 try:
-                    response = api.handler(event, LocalContext())
+                    response = api.handler(event, LambdaContext("hookhaven-local-receiver", 10))
                 except Exception:  # a crash is what API Gateway reports as 500
                     self._reply(
                         500,

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hookhaven.local.context import LambdaContext
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
@@ -25,21 +27,6 @@ class PollResult:
     deleted: int = 0
     failed: set[str] = field(default_factory=set)
     error: BaseException | None = None
-
-
-class LambdaContext:
-    """The parts of Lambda's context object the Powertools decorators read."""
-
-    function_name = "hookhaven-local-dispatcher"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:hookhaven-local-dispatcher"
-    memory_limit_in_mb = 512
-    aws_request_id = "local"
-    log_group_name = "/local/hookhaven"
-    log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def sqs_event_record(message: MessageTypeDef, queue_arn: str, region: str) -> dict[str, Any]:
@@ -99,7 +86,7 @@ class QueuePoller:
             return result
         event = {"Records": [sqs_event_record(m, self._queue_arn, self._region) for m in messages]}
         try:
-            response = self._handler(event, LambdaContext())
+            response = self._handler(event, LambdaContext("hookhaven-local-dispatcher", 60))
         except Exception as error:  # the whole batch stays, as with a failed invocation
             result.error = error
             result.failed = {m["MessageId"] for m in messages}
