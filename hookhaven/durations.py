@@ -21,7 +21,7 @@ def parse_duration(value: str | int) -> int:
             raise ValueError(f"a duration cannot be negative: {value}")
         return value
     text = value.strip().lower()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     if not text or _PART.sub("", text) != "":
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h, 3d or 1h30m)")

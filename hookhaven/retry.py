@@ -76,7 +76,7 @@ def parse_retry_after(value: str | None, now: float) -> int | None:
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     try:
         when = parsedate_to_datetime(text)

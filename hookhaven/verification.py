@@ -79,7 +79,7 @@ def _required(request: InboundRequest, name: str) -> str:
 
 
 def _timestamp(text: str, now: float) -> int:
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise InvalidSignature("malformed timestamp")
     timestamp = int(text)
     if abs(now - timestamp) > TOLERANCE_SECONDS:

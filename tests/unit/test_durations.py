@@ -13,7 +13,7 @@ def test_parse_duration_reads_units(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "x", "5 minutes", "-5s", "5y", "1.5h", "h"])
+@pytest.mark.parametrize("text", ["", "x", "5 minutes", "-5s", "5y", "1.5h", "h", "¹²"])
 def test_parse_duration_rejects_garbage_with_a_hint(text):
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)

@@ -66,6 +66,7 @@ def test_whole_default_schedule_is_about_three_days():
         ("soon", None),
         ("-5", None),
         ("1.5", None),
+        ("¹²", None),  # digits to str.isdigit(), not to int()
     ],
 )
 def test_retry_after_is_seconds_or_an_http_date(value, seconds):

@@ -152,6 +152,31 @@ def test_stale_and_future_timestamps_are_rejected(kind, offset, signed_request):
         verify(source_for(kind), request, NOW)
 
 
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+@pytest.mark.parametrize(
+    ("kind", "header"),
+    [
+        ("standard", "webhook-timestamp"),
+        ("slack", "x-slack-request-timestamp"),
+        ("stripe", "stripe-signature"),
+    ],
+)
+def test_timestamps_in_unicode_digits_are_rejected_not_crashed_on(kind, header, signed_request):
+    # str.isdigit() says yes to "¹⁷⁰⁰", int() says no: found by hypothesis.
+    request = signed_request(kind)
+    value = request.headers[header]
+    if kind == "stripe":
+        t, rest = value.split(",", 1)
+        value = t.translate(SUPERSCRIPT) + "," + rest
+    else:
+        value = value.translate(SUPERSCRIPT)
+    headers = {**request.headers, header: value}
+    with pytest.raises(InvalidSignature):
+        verify(source_for(kind), InboundRequest(headers, request.body), NOW)
+
+
 @pytest.mark.parametrize("kind", TIMESTAMPED)
 @pytest.mark.parametrize("offset", [-299, 0, 299])
 def test_timestamps_within_five_minutes_are_accepted(kind, offset, signed_request):
