@@ -51,6 +51,8 @@ def python_function(
             "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
             "POWERTOOLS_LOG_LEVEL": tunables.log_level,
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+            # hookhaven uses no pydantic plugins: skip scanning every installed distribution.
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
             **tunables.function_environment(),
             **environment,
         },
