@@ -38,6 +38,7 @@ metrics = Metrics()
 # Only botocore: patching every supported library costs ~80 ms of cold start in Lambda,
 # and the relay's other HTTP (deliveries, from worker threads) is measured by attempt records.
 tracer = Tracer(patch_modules=("botocore",))
+telemetry.route_library_logs(logger)
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 _config = Config(
@@ -98,9 +99,10 @@ def _observe(outcome: Outcome) -> None:
     if outcome.result is Result.EXHAUSTED:
         telemetry.count(metrics, telemetry.DELIVERIES_EXHAUSTED)
     if outcome.failure is not None:
-        telemetry.count_failure(metrics, str(outcome.failure))
+        telemetry.count_failure(metrics, outcome.failure)
     if outcome.latency_ms is not None:
         telemetry.milliseconds(metrics, telemetry.DELIVERY_LATENCY, outcome.latency_ms)
+    logger.set_correlation_id(outcome.event_id)
     logger.info(
         "delivery attempt",
         extra={

@@ -44,6 +44,7 @@ metrics = Metrics()
 # and the relay's other HTTP (deliveries, from worker threads) is measured by attempt records.
 tracer = Tracer(patch_modules=("botocore",))
 app = APIGatewayHttpResolver()
+telemetry.route_library_logs(logger)
 
 _dynamodb = clients.dynamodb()
 receiver = Receiver(
@@ -82,6 +83,7 @@ def receive(source: str) -> Response[str]:
     if isinstance(outcome, Challenge):
         return Response(200, content_types.TEXT_PLAIN, outcome.challenge)
     if isinstance(outcome, Duplicate):
+        logger.set_correlation_id(outcome.event_id)
         telemetry.count(metrics, telemetry.EVENTS_DUPLICATE)
         logger.info("duplicate event", extra={"event_id": outcome.event_id, "source": source})
         return json_response(200, {"id": outcome.event_id, "duplicate": True})
@@ -149,6 +151,7 @@ def _not_found(_: Exception) -> Response[str]:
 @app.exception_handler(Exception)
 def _bug(error: Exception) -> Response[str]:
     # Every input a client can send maps to a 4xx above; reaching this is our bug.
+    telemetry.count_rejection(metrics, "internal_error")
     logger.exception("unexpected error", extra={"error_type": type(error).__name__})
     return error_response(500, "internal_error", "unexpected error; the event was not accepted")
 

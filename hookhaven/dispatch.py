@@ -322,7 +322,7 @@ class Dispatcher:
         }
         if delay is None:
             # Visibility 0: SQS moves the message to the DLQ on its next receive.
-            self._set_visibility(receipt, 0)
+            self._set_visibility(receipt, 0, message)
             self._record(
                 message,
                 attempt,
@@ -336,7 +336,7 @@ class Dispatcher:
             return Outcome(Result.EXHAUSTED, attempt, **common)  # type: ignore[arg-type]
         if retry_after is not None:
             delay = clamp_retry_after(retry_after, delay)
-        self._set_visibility(receipt, delay)
+        self._set_visibility(receipt, delay, message)
         self._record(
             message,
             attempt,
@@ -350,13 +350,15 @@ class Dispatcher:
         )
         return Outcome(Result.RETRY, attempt, delay_seconds=delay, **common)  # type: ignore[arg-type]
 
-    def _set_visibility(self, receipt: str, seconds: int) -> None:
+    def _set_visibility(self, receipt: str, seconds: int, message: DeliveryMessage) -> None:
         try:
             self._queue.change_visibility(receipt, seconds)
         except StorageUnavailable:
             # The message then reappears after the queue's own visibility timeout: later
             # than planned, never lost.
-            logger.warning("could not set the retry delay", extra={"delay": seconds})
+            logger.warning(
+                "could not set the retry delay", extra={"delay": seconds, **_ids(message)}
+            )
 
     def _record(
         self,
@@ -392,7 +394,19 @@ class Dispatcher:
             self._attempts.record_attempt(record, expires_at=expires_at)
         except StorageUnavailable:
             # The delivery itself stands; a lost attempt record must not cause a second POST.
-            logger.exception("could not record the attempt", extra={"outcome": str(outcome)})
+            logger.exception(
+                "could not record the attempt", extra={"outcome": str(outcome), **_ids(message)}
+            )
+
+
+def _ids(message: DeliveryMessage) -> dict[str, str]:
+    """Log keys for a delivery. Deliveries run in worker threads, so the logger's shared
+    correlation id cannot be set per delivery; each line carries its own."""
+    return {
+        "correlation_id": message.event_id,
+        "event_id": message.event_id,
+        "subscription_id": message.subscription_id,
+    }
 
 
 def _host(url: str) -> str:

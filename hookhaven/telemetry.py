@@ -1,18 +1,35 @@
-"""Metric names the functions emit (namespace ``HookHaven``), in one place."""
+"""What the functions tell CloudWatch: every metric (namespace ``HookHaven``), in one place.
+
+``METRICS`` is the catalog: name, unit, which function emits it and, for the two
+dimensioned metrics, the dimension and every value it takes. The dashboard and
+the alarms are drawn from it, and tests hold it to what the handlers really emit.
+Dimensions stay low-cardinality: per-event and per-subscription detail lives in
+the attempt records, never in metrics.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
+import logging
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from hookhaven.retry import OutcomeClass
+
+NAMESPACE = "HookHaven"
+#: Powertools adds it to every metric, valued by ``POWERTOOLS_SERVICE_NAME``.
+SERVICE_DIMENSION = "service"
 
 EVENTS_RECEIVED = "EventsReceived"
 EVENTS_ACCEPTED = "EventsAccepted"
-EVENTS_REJECTED = "EventsRejected"
+EVENTS_REJECTED = "EventsRejected"  # dimension reason: one of REJECTION_REASONS
 EVENTS_DUPLICATE = "EventsDuplicate"
 FAN_OUT_SIZE = "FanOutSize"
 
 DELIVERIES_SUCCEEDED = "DeliveriesSucceeded"
-DELIVERIES_FAILED = "DeliveriesFailed"  # dimension Outcome: an OutcomeClass value
+DELIVERIES_FAILED = "DeliveriesFailed"  # dimension outcome: an OutcomeClass value
 DELIVERIES_EXHAUSTED = "DeliveriesExhausted"
 DELIVERIES_DROPPED = "DeliveriesDropped"
 DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"
@@ -20,33 +37,135 @@ SUBSCRIPTIONS_DISABLED = "SubscriptionsDisabled"
 DELIVERY_LATENCY = "DeliveryLatency"
 END_TO_END_LATENCY = "EndToEndLatency"
 ATTEMPTS_PER_DELIVERY = "AttemptsPerDelivery"
+#: Powertools' own, with ``capture_cold_start_metric=True``; dimension function_name.
+COLD_START = "ColdStart"
+
+REASON_DIMENSION = "reason"
+OUTCOME_DIMENSION = "outcome"
+FUNCTION_DIMENSION = "function_name"
+
+#: Why the receiver did not accept a request, the ``reason`` of EventsRejected.
+REJECTION_REASONS = (
+    "unknown_source",  # 404
+    "invalid_signature",  # 401: missing, wrong, stale or replayed
+    "payload_too_large",  # 413
+    "bad_request",  # 400: malformed body or headers
+    "in_progress",  # 409: another request holds the event's claim
+    "unavailable",  # 503: DynamoDB, SQS or S3 failed; the provider retries
+    "internal_error",  # 500: a bug
+)
+
+RECEIVER = "receiver"
+DISPATCHER = "dispatcher"
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    name: str
+    unit: MetricUnit
+    emitters: tuple[str, ...]
+    description: str
+    dimension: str | None = None
+    values: tuple[str, ...] = ()
+
+
+METRICS: tuple[MetricDefinition, ...] = (
+    MetricDefinition(EVENTS_RECEIVED, MetricUnit.Count, (RECEIVER,), "requests on the route"),
+    MetricDefinition(EVENTS_ACCEPTED, MetricUnit.Count, (RECEIVER,), "events kept and queued"),
+    MetricDefinition(
+        EVENTS_REJECTED,
+        MetricUnit.Count,
+        (RECEIVER,),
+        "requests not accepted, by reason",
+        REASON_DIMENSION,
+        REJECTION_REASONS,
+    ),
+    MetricDefinition(EVENTS_DUPLICATE, MetricUnit.Count, (RECEIVER,), "repeats answered 200"),
+    MetricDefinition(FAN_OUT_SIZE, MetricUnit.Count, (RECEIVER,), "deliveries queued per event"),
+    MetricDefinition(
+        DELIVERIES_SUCCEEDED, MetricUnit.Count, (DISPATCHER,), "deliveries answered 2xx"
+    ),
+    MetricDefinition(
+        DELIVERIES_FAILED,
+        MetricUnit.Count,
+        (DISPATCHER,),
+        "failed attempts, by outcome class",
+        OUTCOME_DIMENSION,
+        tuple(OutcomeClass),
+    ),
+    MetricDefinition(
+        DELIVERIES_EXHAUSTED, MetricUnit.Count, (DISPATCHER,), "schedules used up: to the DLQ"
+    ),
+    MetricDefinition(
+        DELIVERIES_DROPPED, MetricUnit.Count, (DISPATCHER,), "subscription gone or disabled"
+    ),
+    MetricDefinition(
+        DELIVERIES_DEAD_LETTERED, MetricUnit.Count, (DISPATCHER,), "malformed messages to the DLQ"
+    ),
+    MetricDefinition(
+        SUBSCRIPTIONS_DISABLED, MetricUnit.Count, (DISPATCHER,), "subscribers that answered 410"
+    ),
+    MetricDefinition(
+        DELIVERY_LATENCY, MetricUnit.Milliseconds, (DISPATCHER,), "one attempt's round trip"
+    ),
+    MetricDefinition(
+        END_TO_END_LATENCY,
+        MetricUnit.Milliseconds,
+        (DISPATCHER,),
+        "from receipt to successful delivery",
+    ),
+    MetricDefinition(
+        ATTEMPTS_PER_DELIVERY, MetricUnit.Count, (DISPATCHER,), "attempts a success took"
+    ),
+    MetricDefinition(
+        COLD_START,
+        MetricUnit.Count,
+        (RECEIVER, DISPATCHER),
+        "new Lambda containers",
+        FUNCTION_DIMENSION,
+    ),
+)
+
+BY_NAME = {definition.name: definition for definition in METRICS}
 
 
 def count(metrics: Metrics, name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name=name, unit=BY_NAME[name].unit, value=value)
 
 
 def milliseconds(metrics: Metrics, name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
 
 
-def count_failure(metrics: Metrics, outcome: str) -> None:
+def count_failure(metrics: Metrics, outcome: OutcomeClass) -> None:
     """One failed attempt, dimensioned by outcome class."""
-    _dimensioned(metrics, DELIVERIES_FAILED, "Outcome", outcome)
+    _dimensioned(metrics, DELIVERIES_FAILED, OUTCOME_DIMENSION, str(outcome))
 
 
 def count_rejection(metrics: Metrics, reason: str) -> None:
-    """One rejected request, dimensioned by reason."""
-    _dimensioned(metrics, EVENTS_REJECTED, "Reason", reason)
+    """One request not accepted, dimensioned by reason (one of ``REJECTION_REASONS``)."""
+    if reason not in REJECTION_REASONS:
+        raise ValueError(f"not a rejection reason: {reason!r}")
+    _dimensioned(metrics, EVENTS_REJECTED, REASON_DIMENSION, reason)
 
 
 def _dimensioned(metrics: Metrics, name: str, dimension: str, value: str) -> None:
     # Its own EMF blob, so the function's other metrics keep their plain dimensions.
     with single_metric(
         name=name,
-        unit=MetricUnit.Count,
+        unit=BY_NAME[name].unit,
         value=1,
         namespace=metrics.namespace,
         default_dimensions=metrics.default_dimensions,
     ) as metric:
         metric.add_dimension(name=dimension, value=value)
+
+
+def route_library_logs(logger: Logger) -> None:
+    """Send the ``hookhaven.*`` modules' stdlib logs through the function's JSON logger.
+
+    They would reach it by propagation only while the service is named ``hookhaven``.
+    """
+    names = {name for name in logging.root.manager.loggerDict if name.startswith("hookhaven.")}
+    if names:
+        copy_config_to_registered_loggers(source_logger=logger, include=names)
