@@ -67,6 +67,9 @@ class MetricDefinition:
     description: str
     dimension: str | None = None
     values: tuple[str, ...] = ()
+    #: Also published without the dimension, for alarms: metric math may add at most
+    #: ten metrics, fewer than the dimension's values and the metric they are set against.
+    total: bool = False
 
 
 METRICS: tuple[MetricDefinition, ...] = (
@@ -92,6 +95,7 @@ METRICS: tuple[MetricDefinition, ...] = (
         "failed attempts, by outcome class",
         OUTCOME_DIMENSION,
         tuple(OutcomeClass),
+        total=True,
     ),
     MetricDefinition(
         DELIVERIES_EXHAUSTED, MetricUnit.Count, (DISPATCHER,), "schedules used up: to the DLQ"
@@ -138,7 +142,8 @@ def milliseconds(metrics: Metrics, name: str, value: float) -> None:
 
 
 def count_failure(metrics: Metrics, outcome: OutcomeClass) -> None:
-    """One failed attempt, dimensioned by outcome class."""
+    """One failed attempt: in total, and dimensioned by outcome class."""
+    count(metrics, DELIVERIES_FAILED)
     _dimensioned(metrics, DELIVERIES_FAILED, OUTCOME_DIMENSION, str(outcome))
 
 

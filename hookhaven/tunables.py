@@ -166,6 +166,16 @@ class Tunables(RuntimeTunables):
     api_throttle_burst: int = Field(default=400, ge=1)
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     oldest_message_alarm_seconds: Seconds = Field(default=3600, ge=60)
+    success_rate_alarm_percent: float = Field(
+        default=95, gt=0, le=100, description="Delivery success rate over 15 min that alarms."
+    )
+    success_rate_alarm_min_attempts: int = Field(
+        default=20, ge=1, description="Fewer attempts in 15 min than this never alarm."
+    )
+    receiver_5xx_alarm_count: int = Field(
+        default=5, ge=1, description="Receiver 5xx answers in 5 min that alarm."
+    )
+    runbook_url: str | None = Field(default=None, pattern=r"^https://\S+$")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -189,6 +199,12 @@ class Tunables(RuntimeTunables):
                 f"queue_retention_days ({self.queue_retention_days}) must outlast the whole "
                 f"retry schedule ({format_duration(self.worst_case_schedule_seconds)} with jitter)"
             )
+        if self.oldest_message_alarm_seconds <= self.normal_queue_age_seconds:
+            raise ValueError(
+                f"oldest_message_alarm_seconds must exceed "
+                f"{format_duration(self.normal_queue_age_seconds)}: a message waiting for its "
+                "third attempt is that old without anything being wrong"
+            )
         if self.batch_size > 10 and self.batching_window_seconds < 1:
             raise ValueError("SQS needs batching_window_seconds >= 1 when batch_size > 10")
         return self
@@ -198,6 +214,16 @@ class Tunables(RuntimeTunables):
         """The longest one batch can take: every wave of deliveries timing out, plus slack."""
         waves = -(-self.batch_size // self.delivery_concurrency)
         return waves * self.request_timeout_seconds + 10
+
+    @property
+    def normal_queue_age_seconds(self) -> int:
+        """How old a healthy retry can make the oldest message SQS still ages.
+
+        ApproximateAgeOfOldestMessage stops counting a message once it has been received
+        three times, so a message waiting for its third attempt, every delay so far
+        jittered up, is the oldest a healthy retry can make it.
+        """
+        return sum(round(d * (1 + self.retry_jitter)) for d in self.retry_schedule[:3])
 
     @property
     def queue_visibility_timeout_seconds(self) -> int:

@@ -64,6 +64,7 @@ class HookHavenStack(Stack):
             self,
             "Monitoring",
             tunables=tunables,
+            api=self.ingest.api,
             deliveries_queue=self.delivery.deliveries_queue,
             dead_letter_queue=self.delivery.dead_letter_queue,
             functions={"Receiver": self.ingest.receiver, "Dispatcher": self.delivery.dispatcher},

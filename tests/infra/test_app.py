@@ -20,12 +20,12 @@ def test_command_line_context_overrides_cdk_json():
         context={
             "hookhaven": {"batch_size": 5, "retention_days": 30},
             "hookhaven.batch_size": "7",
-            "hookhaven.retry_schedule": "0s,1m,1h",
+            "hookhaven.retry_schedule": "0s,1m,20m",
         }
     )
     tunables = tunables_from_app(app)
     assert tunables.batch_size == 7
-    assert tunables.retry_schedule == (0, 60, 3600)
+    assert tunables.retry_schedule == (0, 60, 1200)
     assert tunables.retention_days == 30
 
 

@@ -291,3 +291,38 @@ def test_receiver_to_dispatcher_end_to_end(aws, receiver_module, poll, load_even
         assert received.headers["webhook-id"] == event_id
         assert received.headers["hookhaven-event-type"] == "payment_intent.succeeded"
         Webhook(subscription.secrets[0].value).verify(received.body, received.headers)
+
+
+def test_logs_carry_ids_but_never_the_body_the_secret_or_the_signature(
+    aws, dispatcher_module, poll
+):
+    import io
+
+    logger = dispatcher_module.logger
+    logger.setLevel("DEBUG")  # the most the dispatcher ever logs
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)
+    try:
+        with Subscriber(lambda n: Reply(500, body=b"BH-1001 failed")) as warehouse:
+            subscription = add_subscription(aws, url=warehouse.url)
+            message = enqueue(aws, subscription, b'{"order":"BH-1001","card":"4242"}')
+            poll()
+    finally:
+        logger.registered_handler.setStream(previous)
+        logger.setLevel("INFO")
+    logs = stream.getvalue()
+    (received,) = warehouse.received
+    for secret in (
+        "BH-1001",
+        "4242",
+        subscription.secrets[0].value,
+        subscription.secrets[0].value.removeprefix("whsec_"),
+        received.headers["webhook-signature"],
+        received.headers["webhook-signature"].split(",", 1)[1],
+    ):
+        assert secret not in logs
+    lines = [json.loads(line) for line in logs.splitlines()]
+    (attempt,) = [line for line in lines if line["message"] == "delivery attempt"]
+    assert attempt["correlation_id"] == message.event_id
+    assert attempt["subscription_id"] == subscription.id
+    assert attempt["failure"] == "status_5xx"

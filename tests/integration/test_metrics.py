@@ -62,7 +62,7 @@ def assert_in_catalog(metrics: list[Emitted]) -> None:
         assert metric.unit == definition.unit.value, metric
         names = dict(metric.dimensions)
         assert names.pop(telemetry.SERVICE_DIMENSION) == SERVICE, metric
-        if definition.dimension is None:
+        if definition.dimension is None or (definition.total and not names):
             assert names == {}, metric
         else:
             (value,) = names.values()
@@ -71,7 +71,7 @@ def assert_in_catalog(metrics: list[Emitted]) -> None:
                 assert value in definition.values, metric
 
 
-def values_of(metrics: list[Emitted], name: str, **dimensions: str) -> list[float]:
+def values_of(metrics: list[Emitted], name: str, **dimensions: str | None) -> list[float]:
     return [
         m.value
         for m in metrics
@@ -195,6 +195,7 @@ def test_dispatcher_emits_success_latency_and_failures_by_outcome_class(
         outcome: values_of(metrics, telemetry.DELIVERIES_FAILED, outcome=outcome)
         for outcome in ("status_4xx", "status_5xx", "timeout", "connection", "ssrf_blocked")
     }
+    assert sum(values_of(metrics, telemetry.DELIVERIES_FAILED, outcome=None)) == 6
     assert failed == {
         "status_4xx": [1, 1],  # the 400 and the 410
         "status_5xx": [1],

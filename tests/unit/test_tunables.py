@@ -29,11 +29,8 @@ def test_cdk_json_spells_out_exactly_the_code_defaults():
 
 
 def test_schedule_accepts_durations_commas_and_json():
-    assert Tunables.from_context({"retry_schedule": ["0s", "1m", "1h"]}).retry_schedule == (
-        0,
-        60,
-        3600,
-    )
+    slow = {"retry_schedule": ["0s", "1m", "1h"], "oldest_message_alarm_seconds": "2h"}
+    assert Tunables.from_context(slow).retry_schedule == (0, 60, 3600)
     assert Tunables.from_context({}, retry_schedule="0,30s,2m").retry_schedule == (0, 30, 120)
     assert Tunables.from_context({}, retry_schedule='["0s", "5s"]').retry_schedule == (0, 5)
 
@@ -81,7 +78,12 @@ def test_visibility_timeout_is_six_times_the_dispatcher_timeout():
 
 def test_function_environment_round_trips_into_function_settings(monkeypatch):
     tunables = Tunables.from_context(
-        {"retry_schedule": ["0s", "10s", "1h"], "dedupe_window": "24h", "retry_jitter": 0.1}
+        {
+            "retry_schedule": ["0s", "10s", "1h"],
+            "dedupe_window": "24h",
+            "retry_jitter": 0.1,
+            "oldest_message_alarm_seconds": "2h",
+        }
     )
     environment = tunables.function_environment()
     for name, value in environment.items():
@@ -101,3 +103,12 @@ def test_function_settings_name_a_missing_variable(monkeypatch):
     monkeypatch.delenv("HOOKHAVEN_CONFIG_TABLE", raising=False)
     with pytest.raises(ConfigurationError, match="HOOKHAVEN_CONFIG_TABLE"):
         FunctionSettings.from_environ()
+
+
+def test_oldest_message_alarm_must_not_fire_on_healthy_early_retries():
+    # 0 + 1m + 1h, jittered up 20%: a message can wait that long for its third attempt.
+    with pytest.raises(ConfigurationError, match="oldest_message_alarm_seconds must exceed"):
+        Tunables.from_context({"retry_schedule": ["0s", "1m", "1h"]})
+    Tunables.from_context(
+        {"retry_schedule": ["0s", "1m", "1h"], "oldest_message_alarm_seconds": "2h"}
+    )
