@@ -293,12 +293,13 @@ class DynamoEventStore:
                 f"recording the attempt failed: {_error_code(error)}"
             ) from error
 
-    def attempts(self, event_id: str) -> list[AttemptRecord]:
+    def attempts(self, event_id: str, *, consistent: bool = False) -> list[AttemptRecord]:
         """Every attempt of an event, all subscriptions, in one query."""
         items = query_all(
             self._client,
             "events table",
             TableName=self._table,
+            ConsistentRead=consistent,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
             ExpressionAttributeValues={
                 ":pk": {"S": event_pk(event_id)},

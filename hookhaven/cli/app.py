@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hookhaven.audit import DeliveryState, audit
 from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
 from hookhaven.aws.sqs import SqsDeliveryQueue
 from hookhaven.cli import dlq
@@ -1000,6 +1001,107 @@ def replay(
         {"id": event_id, "subscriptions": targets},
         lambda: console.print(f"replaying {event_id} to {len(targets)} subscription(s)"),
     )
+
+
+@app.command("audit")
+@handle_errors
+def audit_command(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 1h, 3d.")] = "24h",
+    source: Annotated[str | None, typer.Option("--source", help="Only this source.")] = None,
+) -> None:
+    """Account for every event received in the window, per subscription; exit 1 if any
+    delivery is unaccounted for."""
+    st = state(ctx)
+    window = duration_option(since, "--since")
+    until = time.time()
+    start = until - window
+    events = st.events.events_since(start, source=source)
+    attempts = st.events.attempts_since(start)
+    queue = st.target.sqs().get_queue_attributes(
+        QueueUrl=st.target.resources.deliveries_queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    report = audit(
+        events,
+        attempts,
+        queued_messages=sum(int(v) for v in queue.values()),
+        since=start,
+        until=until,
+        recheck=lambda event_id: st.events.attempts(event_id, consistent=True),
+    )
+    totals = report.totals()
+
+    def listed(state_: DeliveryState) -> list[dict[str, Any]]:
+        return [
+            {
+                "event_id": d.event_id,
+                "subscription_id": d.subscription_id,
+                "source": d.source,
+                "received_at": d.received_at,
+                "attempts": d.attempts,
+                "next_attempt_at": d.next_attempt_at,
+                "reason": d.reason,
+            }
+            for d in report.in_state(state_)
+        ]
+
+    data: dict[str, Any] = {
+        "since": start,
+        "until": until,
+        "source": source,
+        "events": report.events,
+        "deliveries": len(report.deliveries),
+        "queued_messages": report.queued_messages,
+        "totals": totals,
+        "subscriptions": report.by_subscription(),
+        **{
+            state_.value: listed(state_)
+            for state_ in DeliveryState
+            if state_ is not DeliveryState.DELIVERED
+        },
+    }
+
+    def render() -> None:
+        scope = f"source {source}" if source else "all sources"
+        console.print(
+            f"{report.events} event(s) from {scope} since {when(start)} UTC "
+            f"({format_duration(window)}): {len(report.deliveries)} deliveries; the deliveries "
+            f"queue holds {report.queued_messages} message(s)"
+        )
+        columns = [s.value.replace("_", " ") for s in DeliveryState]
+        table = Table("subscription", *columns)
+        for subscription_id, counts in report.by_subscription().items():
+            table.add_row(subscription_id, *(str(counts[s.value]) for s in DeliveryState))
+        table.add_row("total", *(str(totals[s.value]) for s in DeliveryState), style="bold")
+        console.print(table)
+        for entry in data["pending"][:10]:
+            due = entry["next_attempt_at"]
+            console.print(
+                f"pending {entry['event_id']} -> {entry['subscription_id']}: "
+                + (f"next attempt {when(due)} UTC" if due else "queued, first attempt due")
+            )
+        if len(data["pending"]) > 10:
+            console.print(f"... and {len(data['pending']) - 10} more pending (--json lists all)")
+        reasons: dict[str, int] = {}
+        for entry in data["dead_lettered"] + data["dropped"]:
+            reasons[entry["reason"]] = reasons.get(entry["reason"], 0) + 1
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            console.print(f"{count} x {reason}")
+        for entry in data["unaccounted"]:
+            console.print(
+                f"UNACCOUNTED {entry['event_id']} -> {entry['subscription_id']}: {entry['reason']}",
+                style="bold red",
+            )
+
+    emit(st, data, render)
+    if report.unaccounted:
+        _fail(f"{report.unaccounted} deliveries are unaccounted for")
+        raise typer.Exit(1)
 
 
 # --- dlq -------------------------------------------------------------------------------
