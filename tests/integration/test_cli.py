@@ -31,6 +31,7 @@ from hookhaven.verification import InboundRequest, InvalidSignature, verify
 from tests.conftest import FUNCTION_ENVIRONMENT
 from tests.integration.helpers import queue_depth
 from tests.subscribers import Reply, Subscriber
+from tests.unit.test_ssrf import BLOCKED_URLS, PUBLIC_URLS
 
 REGION = "us-east-1"
 
@@ -633,6 +634,33 @@ def test_stack_outputs_name_the_resources(env, moto_url, monkeypatch):
     added = cli_json("--stack", "BookHaven", "sources", "add", "shop", "--kind", "standard")
     assert added["url"] == "https://abc.execute-api.us-east-1.amazonaws.com/webhooks/shop"
     fails("--stack", "Nope", "sources", "list", message="stack Nope not found")
+
+
+def test_every_internal_target_in_the_corpus_is_refused_at_subscriptions_add(
+    env, moto_url, monkeypatch
+):
+    # A deployed stack (outputs from CloudFormation, no emulator): loopback is refused too.
+    outputs = {
+        "ConfigTableName": env.config_table,
+        "EventsTableName": env.events_table,
+        "DeliveriesQueueUrl": env.deliveries_queue_url,
+        "DeadLetterQueueUrl": env.dead_letter_queue_url,
+        "BodiesBucketName": env.bodies_bucket,
+        "ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com",
+    }
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+    }
+    boto3.client("cloudformation", endpoint_url=moto_url).create_stack(
+        StackName="BookHaven", TemplateBody=json.dumps(template)
+    )
+    monkeypatch.delenv("HOOKHAVEN_ENDPOINT_URL")
+    for url in BLOCKED_URLS:
+        fails("--stack", "BookHaven", "subscriptions", "add", "--url", url, message="non-public")
+    assert cli_json("--stack", "BookHaven", "subscriptions", "list") == []
+    added = cli_json("--stack", "BookHaven", "subscriptions", "add", "--url", PUBLIC_URLS[0])
+    assert added["url"] == PUBLIC_URLS[0]
 
 
 def test_an_emulator_that_is_not_running_is_one_clear_line(env, monkeypatch):
