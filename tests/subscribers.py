@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +17,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     delay: float = 0.0
+    #: Drop the connection with a TCP reset instead of answering.
+    reset: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,14 @@ class Subscriber:
                 reply = subscriber.script(index)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.reset:
+                    # SO_LINGER with a zero timeout: close() sends RST, not FIN.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    self.connection.close()
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

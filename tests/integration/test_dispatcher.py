@@ -326,3 +326,46 @@ def test_logs_carry_ids_but_never_the_body_the_secret_or_the_signature(
     assert attempt["correlation_id"] == message.event_id
     assert attempt["subscription_id"] == subscription.id
     assert attempt["failure"] == "status_5xx"
+
+
+def test_a_dispatcher_crash_mid_batch_loses_nothing(aws, dispatcher_module, poll, monkeypatch):
+    """The handler raises after delivering part of a batch, as a Lambda crash would: SQS
+    keeps the whole batch, and the next receive finishes the job under the same ids."""
+    sqs = boto3.client("sqs")
+    # Redelivery after a failed invocation waits out the visibility timeout: make it short.
+    sqs.set_queue_attributes(
+        QueueUrl=aws.deliveries_queue_url, Attributes={"VisibilityTimeout": "1"}
+    )
+    observe, seen = dispatcher_module._observe, []
+
+    def crash_on_the_fourth(outcome):
+        seen.append(outcome)
+        if len(seen) == 4:
+            raise RuntimeError("injected: the dispatcher dies mid-batch")
+        observe(outcome)
+
+    monkeypatch.setattr(dispatcher_module, "_observe", crash_on_the_fourth)
+    with Subscriber() as inventory:
+        subscription = add_subscription(aws, url=inventory.url)
+        sent = [enqueue(aws, subscription, f'{{"order":"BH-{i}"}}'.encode()) for i in range(8)]
+        crashed = poll()
+        assert crashed.received == 8
+        assert isinstance(crashed.error, RuntimeError)
+        time.sleep(1.2)
+        while poll().received:
+            time.sleep(1.2)
+
+    by_id: dict[str, set[bytes]] = {}
+    for request in inventory.received:
+        by_id.setdefault(request.headers["webhook-id"], set()).add(request.body)
+    assert set(by_id) == {m.event_id for m in sent}  # every one arrived
+    assert all(len(bodies) == 1 for bodies in by_id.values())  # a repeat is the same event
+    assert len(inventory.received) > len(sent)  # the crashed batch was delivered again
+    assert queue_depth(aws.deliveries_queue_url) == 0
+    store = DynamoEventStore(boto3.client("dynamodb"), aws.events_table)
+    delivered = {
+        m.event_id
+        for m in sent
+        if any(a.outcome is AttemptOutcome.DELIVERED for a in store.attempts(m.event_id))
+    }
+    assert delivered == {m.event_id for m in sent}
