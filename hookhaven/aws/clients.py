@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -38,13 +40,32 @@ def _kwargs(config: Config) -> dict[str, Any]:
     return kwargs
 
 
+#: Set only by the local stack's chaos setting (``hookhaven.local.chaos``): every client
+#: made meanwhile is wrapped, so faults enter at the adapters' boundary.
+_wrapper: Callable[[Any], Any] | None = None
+
+
+@contextlib.contextmanager
+def wrapping(wrapper: Callable[[Any], Any]) -> Iterator[None]:
+    global _wrapper
+    _wrapper = wrapper
+    try:
+        yield
+    finally:
+        _wrapper = None
+
+
+def _made(client: Any) -> Any:
+    return client if _wrapper is None else _wrapper(client)
+
+
 def dynamodb(config: Config = RECEIVER_CONFIG) -> DynamoDBClient:
-    return _session().client("dynamodb", **_kwargs(config))
+    return cast("DynamoDBClient", _made(_session().client("dynamodb", **_kwargs(config))))
 
 
 def sqs(config: Config = RECEIVER_CONFIG) -> SQSClient:
-    return _session().client("sqs", **_kwargs(config))
+    return cast("SQSClient", _made(_session().client("sqs", **_kwargs(config))))
 
 
 def s3(config: Config = RECEIVER_CONFIG) -> S3Client:
-    return _session().client("s3", **_kwargs(config))
+    return cast("S3Client", _made(_session().client("s3", **_kwargs(config))))
