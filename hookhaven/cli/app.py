@@ -1375,6 +1375,15 @@ def dev(
         bool, typer.Option("--demo/--no-demo", help="The Book Haven shop and its subscribers.")
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", help="The functions' logs too.")] = False,
+    chaos_aws_failure_rate: Annotated[
+        float,
+        typer.Option(
+            "--chaos-aws-failure-rate",
+            min=0.0,
+            max=0.5,
+            help="Fail this share of the receiver's AWS calls with throttling errors.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Run the whole relay locally: AWS emulator, ingest API and dispatcher. Ctrl-C stops it."""
     import signal
@@ -1389,7 +1398,13 @@ def dev(
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     tunables = project_tunables(fast_retries=fast_retries)
-    stack = LocalStack(api_port=api_port, aws_port=aws_port, tunables=tunables, verbose=verbose)
+    stack = LocalStack(
+        api_port=api_port,
+        aws_port=aws_port,
+        tunables=tunables,
+        verbose=verbose,
+        aws_failure_rate=chaos_aws_failure_rate,
+    )
     try:
         stack.start()
     except PortInUse as error:

@@ -24,7 +24,9 @@ from typing import Any
 
 import boto3
 
+from hookhaven.aws import clients
 from hookhaven.local.api import LocalApi
+from hookhaven.local.chaos import FlakyClient
 from hookhaven.local.poller import QueuePoller
 from hookhaven.local.provision import Provisioned, provision
 from hookhaven.tunables import Tunables
@@ -83,12 +85,15 @@ class LocalStack:
         tunables: Tunables | None = None,
         pollers: int = 2,
         verbose: bool = False,
+        aws_failure_rate: float = 0.0,
         say: Callable[[str], None] = print,
     ) -> None:
         self.api_port = api_port
         self.aws_port = aws_port
         self.tunables = tunables or project_tunables()
         self.pollers = pollers
+        #: Chaos: this share of the receiver's AWS calls fail with throttling errors.
+        self.aws_failure_rate = aws_failure_rate
         self.verbose = verbose
         self.say = say
         self.resources: Provisioned | None = None
@@ -138,7 +143,12 @@ class LocalStack:
             tunables=self.tunables,
         )
         self._set_environment(self.resources.environment())
-        self.receiver = _fresh("functions.receiver")
+        if self.aws_failure_rate:
+            rate = self.aws_failure_rate
+            with clients.wrapping(lambda client: FlakyClient(client, rate)):
+                self.receiver = _fresh("functions.receiver")
+        else:
+            self.receiver = _fresh("functions.receiver")
         self.dispatcher = _fresh("functions.dispatcher")
         if not self.verbose:
             for module in (self.receiver, self.dispatcher):
