@@ -22,6 +22,7 @@ from hookhaven.aws.s3 import S3BodyStore
 from hookhaven.aws.sqs import SqsDeliveryQueue
 from hookhaven.http import error_response, json_response
 from hookhaven.ingest import (
+    CLAIM_LEASE_MARGIN_SECONDS,
     Accepted,
     Challenge,
     Duplicate,
@@ -79,7 +80,11 @@ def receive(source: str) -> Response[str]:
     # The raw mapping: the data class's case-insensitive view costs more than lowering once.
     raw_headers: dict[str, str] = app.current_event.raw_event.get("headers") or {}
     headers = {k.lower(): v for k, v in raw_headers.items()}
-    outcome = receiver.receive(source, InboundRequest(headers=headers, body=_raw_body()))
+    # The claim on this event lapses once this invocation can no longer be running.
+    lease = app.lambda_context.get_remaining_time_in_millis() / 1000 + CLAIM_LEASE_MARGIN_SECONDS
+    outcome = receiver.receive(
+        source, InboundRequest(headers=headers, body=_raw_body()), lease_seconds=lease
+    )
     if isinstance(outcome, Challenge):
         return Response(200, content_types.TEXT_PLAIN, outcome.challenge)
     if isinstance(outcome, Duplicate):

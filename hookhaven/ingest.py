@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,8 +37,12 @@ from hookhaven.ports import (
 from hookhaven.tunables import RuntimeTunables
 from hookhaven.verification import InboundRequest, InvalidSignature, MalformedPayload, verify
 
-#: How long a claim in progress blocks a concurrent retry (longer than the receiver's timeout).
+#: How long a claim in progress blocks a concurrent retry when the caller does not say
+#: (longer than the receiver's timeout).
 CLAIM_LEASE_SECONDS = 60
+#: Added to the invocation's remaining time: past its deadline the holder of a claim
+#: cannot write any more, so a retry may take over; the margin covers clock skew.
+CLAIM_LEASE_MARGIN_SECONDS = 5
 #: Headers worth keeping with the event; never signatures, tokens or cookies.
 KEPT_HEADERS = frozenset(
     {
@@ -173,7 +178,12 @@ class Receiver:
         self._settings = settings
         self._clock = clock
 
-    def receive(self, source_name: str, request: InboundRequest) -> Outcome:
+    def receive(
+        self, source_name: str, request: InboundRequest, *, lease_seconds: float | None = None
+    ) -> Outcome:
+        """``lease_seconds``: how long this request may hold the event's claim; the handler
+        passes its invocation's remaining time plus a margin, so a provider's retry after a
+        crash or a timeout waits seconds, not a minute."""
         if len(request.body) > self._settings.max_body_bytes:
             raise PayloadTooLarge(
                 f"the body is {len(request.body)} bytes; the limit is "
@@ -204,7 +214,7 @@ class Receiver:
                     event_id,
                     now=now,
                     window=self._settings.dedupe_window,
-                    lease=CLAIM_LEASE_SECONDS,
+                    lease=math.ceil(lease_seconds) if lease_seconds else CLAIM_LEASE_SECONDS,
                 )
             except StorageUnavailable as error:
                 raise Unavailable("could not record the event") from error

@@ -194,6 +194,26 @@ def test_a_claim_whose_lease_lapsed_is_taken_over_with_its_event_id(world):
     assert outcome.event_id == "evt_crashed"
 
 
+def test_the_caller_bounds_how_long_its_claim_blocks_a_retry(world):
+    _, clock, events, _, queue, receiver = world
+    from hookhaven.ports import DedupeKey
+
+    def stuck(*args, **kwargs):
+        raise RuntimeError("the invocation dies here, before it can release its claim")
+
+    events.release = stuck
+    queue.send = stuck
+    with pytest.raises(RuntimeError):
+        receiver.receive("bookhaven", request(), lease_seconds=12.3)
+    del events.release, queue.send
+    clock.now += 12
+    with pytest.raises(InProgress):
+        receiver.receive("bookhaven", request())
+    clock.now += 2  # past 13 s (rounded up): the invocation cannot be running any more
+    assert isinstance(receiver.receive("bookhaven", request()), Accepted)
+    assert events.dedupe[DedupeKey("bookhaven", "msg_1")].status == "complete"
+
+
 def test_after_the_dedupe_window_the_same_id_is_a_new_event(world):
     _, clock, _, _, _, receiver = world
     first = receiver.receive("bookhaven", request())
