@@ -88,3 +88,22 @@ def test_clients_made_while_wrapping_are_wrapped_and_later_ones_are_not(sqs):
 def test_the_rate_must_leave_some_calls_standing():
     with pytest.raises(ValueError, match="failure rate"):
         FlakyClient(object(), 1.0)
+
+
+def test_the_leak_scan_finds_secrets_and_signatures_however_they_are_embedded():
+    from tests.e2e.chaos_run import ChaosResult, leaks, needles
+
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    signature = (
+        "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= v1,bm9ybWFsLXNpZ25hdHVyZS1iYXNlNjQ="
+    )
+    result = ChaosResult(events=0, secrets={secret}, signatures={signature})
+    secrets = needles(result)
+    assert secret in leaks(secrets, f'{{"message": "x", "key": "{secret}"}}')
+    assert leaks(secrets, "secret=MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw;") == {secret[6:]}
+    assert leaks(secrets, f"webhook-signature: {signature}\n") == {
+        "K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+        "bm9ybWFsLXNpZ25hdHVyZS1iYXNlNjQ=",
+    }
+    assert leaks(secrets, '{"sig": "K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="}')
+    assert leaks(secrets, "nothing to see: evt_01HZX3 sub_01HZX4 status_5xx") == set()
