@@ -49,7 +49,13 @@ def cli(*args: str) -> Any:
     """A read-only CLI command's JSON output (the functions may print to the same stdout)."""
     result = runner.invoke(app, ["--json", *args])
     assert result.exit_code == 0, f"{args}: {result.stdout}{result.stderr}"
-    decoder, text, position, value = json.JSONDecoder(), result.stdout, 0, None
+    return last_json_document(result.stdout)
+
+
+def last_json_document(text: str) -> Any:
+    """The stack runs in this process: a function's metric line can land in the same
+    stdout as a command's output, which is the last JSON document."""
+    decoder, position, value = json.JSONDecoder(), 0, None
     while position < len(text):
         if text[position].isspace():
             position += 1

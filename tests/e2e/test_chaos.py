@@ -8,22 +8,16 @@ output holds a secret or a signature. ``bench/chaos.py`` runs the same with 10,0
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from tests.e2e.chaos_run import SUBSCRIBERS, ChaosResult, chaos_stack, leaks, needles, run
+from tests.e2e.conftest import free_port
 
 EVENTS = 2000
 
 pytestmark = pytest.mark.xdist_group("e2e")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -26,14 +26,9 @@ from moto import mock_aws
 from hookhaven.local.emulator import VERIFY_ENVIRONMENT
 from hookhaven.local.provision import LocalNames, Provisioned, provision
 from hookhaven.local.stack import local_session, project_tunables
+from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.xdist_group("e2e")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from hookhaven.cli.app import app
 from hookhaven.local.stack import LocalStack
 from tests.conftest import EVENTS
+from tests.e2e.chaos_run import last_json_document
 from tests.providers import SECRETS, raw_body, signed
 from tests.subscribers import Reply, Subscriber
 
@@ -29,15 +30,7 @@ runner = CliRunner()
 def cli(*args: str, input: str | None = None) -> Any:
     result = runner.invoke(app, ["--json", *args], input=input)
     assert result.exit_code == 0, f"{args}: {result.stdout}{result.stderr}"
-    # The stack runs in this process: a function's one-off cold-start metric line can land
-    # in the same stdout. The command's own output is the last JSON document.
-    decoder, text, position, value = json.JSONDecoder(), result.stdout, 0, None
-    while position < len(text):
-        if text[position].isspace():
-            position += 1
-            continue
-        value, position = decoder.raw_decode(text, position)
-    return value
+    return last_json_document(result.stdout)
 
 
 def post(stack: LocalStack, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -214,3 +207,11 @@ def test_surge_of_500_orders_reaches_every_subscriber(stack):
         ids = {r.headers["webhook-id"] for r in subscriber.received}
         assert len(ids) == 500
         assert all(i.startswith("evt_") for i in ids)
+
+
+def test_each_poller_dispatches_in_an_execution_environment_of_its_own(stack):
+    # As in Lambda, where concurrent batches never share a dispatcher instance: a batch
+    # processor shared by concurrent pollers would mix up which messages to keep.
+    assert stack.dispatchers[0] is stack.dispatcher
+    assert len({id(module.processor) for module in stack.dispatchers}) == stack.pollers
+    assert len({id(module.pool) for module in stack.dispatchers}) == stack.pollers

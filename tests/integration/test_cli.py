@@ -613,33 +613,8 @@ def test_status_reports_queues_and_the_last_hour(env, local_api, dispatch):
     assert "dead-letter queue: 2 message(s)" in cli("status").stdout
 
 
-def test_stack_outputs_name_the_resources(env, moto_url, monkeypatch):
-    cloudformation = boto3.client("cloudformation", endpoint_url=moto_url)
-    outputs = {
-        "ConfigTableName": env.config_table,
-        "EventsTableName": env.events_table,
-        "DeliveriesQueueUrl": env.deliveries_queue_url,
-        "DeadLetterQueueUrl": env.dead_letter_queue_url,
-        "BodiesBucketName": env.bodies_bucket,
-        "ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com",
-    }
-    template = {
-        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
-        "Outputs": {k: {"Value": v} for k, v in outputs.items()},
-    }
-    cloudformation.create_stack(StackName="BookHaven", TemplateBody=json.dumps(template))
-    cli("sources", "add", "bookhaven", "--kind", "standard")
-    listed = cli_json("--stack", "BookHaven", "sources", "list")
-    assert [s["name"] for s in listed] == ["bookhaven"]
-    added = cli_json("--stack", "BookHaven", "sources", "add", "shop", "--kind", "standard")
-    assert added["url"] == "https://abc.execute-api.us-east-1.amazonaws.com/webhooks/shop"
-    fails("--stack", "Nope", "sources", "list", message="stack Nope not found")
-
-
-def test_every_internal_target_in_the_corpus_is_refused_at_subscriptions_add(
-    env, moto_url, monkeypatch
-):
-    # A deployed stack (outputs from CloudFormation, no emulator): loopback is refused too.
+def deployed_stack(env: Provisioned, moto_url: str, name: str) -> None:
+    """A CloudFormation stack whose outputs name the emulator's resources, as cdk deploy's."""
     outputs = {
         "ConfigTableName": env.config_table,
         "EventsTableName": env.events_table,
@@ -653,8 +628,25 @@ def test_every_internal_target_in_the_corpus_is_refused_at_subscriptions_add(
         "Outputs": {k: {"Value": v} for k, v in outputs.items()},
     }
     boto3.client("cloudformation", endpoint_url=moto_url).create_stack(
-        StackName="BookHaven", TemplateBody=json.dumps(template)
+        StackName=name, TemplateBody=json.dumps(template)
     )
+
+
+def test_stack_outputs_name_the_resources(env, moto_url, monkeypatch):
+    deployed_stack(env, moto_url, "BookHaven")
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    listed = cli_json("--stack", "BookHaven", "sources", "list")
+    assert [s["name"] for s in listed] == ["bookhaven"]
+    added = cli_json("--stack", "BookHaven", "sources", "add", "shop", "--kind", "standard")
+    assert added["url"] == "https://abc.execute-api.us-east-1.amazonaws.com/webhooks/shop"
+    fails("--stack", "Nope", "sources", "list", message="stack Nope not found")
+
+
+def test_every_internal_target_in_the_corpus_is_refused_at_subscriptions_add(
+    env, moto_url, monkeypatch
+):
+    # A deployed stack (outputs from CloudFormation, no emulator): loopback is refused too.
+    deployed_stack(env, moto_url, "BookHaven")
     monkeypatch.delenv("HOOKHAVEN_ENDPOINT_URL")
     for url in BLOCKED_URLS:
         fails("--stack", "BookHaven", "subscriptions", "add", "--url", url, message="non-public")
