@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import importlib.util
 import json
 import os
 import socket
@@ -100,6 +101,8 @@ class LocalStack:
         self.api: LocalApi | None = None
         self.receiver: ModuleType | None = None
         self.dispatcher: ModuleType | None = None
+        #: One dispatcher module per poller, ``dispatcher`` first.
+        self.dispatchers: list[ModuleType] = []
         self._moto: Any = None
         self._stop = threading.Event()
         self._saved_environment: dict[str, str | None] = {}
@@ -150,18 +153,25 @@ class LocalStack:
         else:
             self.receiver = _fresh("functions.receiver")
         self.dispatcher = _fresh("functions.dispatcher")
+        # Lambda runs one invocation at a time in an execution environment, and concurrent
+        # batches in separate ones. So does each poller here: its own copy of the dispatcher
+        # module (its own batch processor, thread pool and clients). One module shared by
+        # concurrent pollers would mix their batches' results and delete retried messages.
+        dispatchers = [self.dispatcher]
+        dispatchers += [_instance("functions.dispatcher") for _ in range(1, self.pollers)]
+        self.dispatchers = dispatchers
         if not self.verbose:
-            for module in (self.receiver, self.dispatcher):
+            for module in (self.receiver, *dispatchers):
                 _quiet_metrics(module.metrics)
         self.api = LocalApi(
             self.receiver.handler, port=self.api_port, max_body_bytes=self.tunables.max_body_bytes
         ).start()
         sqs = session.client("sqs", endpoint_url=self.aws_url)
-        for index in range(self.pollers):
+        for index, dispatcher in enumerate(dispatchers):
             poller = QueuePoller(
                 sqs,
                 self.resources.deliveries_queue_url,
-                self.dispatcher.handler,
+                dispatcher.handler,
                 batch_size=self.tunables.batch_size,
                 wait_seconds=1,
             )
@@ -261,3 +271,13 @@ def _quiet_metrics(metrics: Any) -> None:
 def _fresh(name: str) -> ModuleType:
     module = importlib.import_module(name)
     return importlib.reload(module)
+
+
+def _instance(name: str) -> ModuleType:
+    """One more execution environment of a function: its module run again, as a new object."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
