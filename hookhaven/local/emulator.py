@@ -15,6 +15,8 @@ its server spent more on each request than the request itself:
   is ``time.time()`` (what moto computes, the long way).
 - werkzeug's development server closed the connection after every response, so each
   call paid for a new connection and a new thread; here connections stay open.
+- Every DynamoDB Query page listed and sorted the whole table to pick out a few items;
+  here a query on the table's key reads its partition, one on an index skips the sort.
 - Every request listed moto's package directory, tried hundreds of URL patterns to
   find its service, and listed its handler's methods; the answers never change, so
   they are kept. Item results (plain DynamoDB JSON) are written as JSON directly
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import copy as _copy
 import functools
 import io
@@ -47,7 +50,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -234,6 +237,24 @@ def _install_sqs() -> None:
     backend_class.send_message = quick(backend_class.send_message)  # type: ignore[method-assign]
     backend_class.receive_message = quick(backend_class.receive_message)  # type: ignore[method-assign]
 
+    # For each message it receives, moto built every queue attribute (three times) to read
+    # the retention period; and the message groups in flight, which only FIFO queues have.
+    def is_message_valid_based_on_retention_period(
+        self: Any, queue_name: str, message: Any
+    ) -> bool:
+        retention_period = self.get_queue(queue_name).message_retention_period
+        return bool(retention_period + message.sent_timestamp / 1000 > time.time())
+
+    backend_class.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+    pending_message_groups: Any = queue_class.pending_message_groups
+
+    def pending_groups(self: Any) -> set[str]:
+        return set(pending_message_groups.fget(self)) if self.fifo_queue else set()
+
+    queue_class.pending_message_groups = property(pending_groups)  # type: ignore[assignment,method-assign]
+
     # Receipt handle -> message, instead of asking every message of the queue in turn.
     by_handle: dict[str, Any] = {}
     mark_received = message_class.mark_received
@@ -346,6 +367,40 @@ def _install_dynamodb() -> None:
 
     backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
+    # Every Query page listed and sorted every item of the table (DynamoType comparisons
+    # in Python) before picking out its partition. A query on the table's own key gets
+    # its partition; one on an index, the items whose index key matches, unsorted: moto
+    # sorts those by index and table key, a total order, so what it returns is the same.
+    query = Table.query
+
+    def query_partition(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hash_key = args[0] if args else kwargs.get("hash_key")
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        if index_name is None:
+            if hash_key is None:
+                return query(self, *args, **kwargs)
+            bucket = self.items.get(hash_key)
+            if bucket is None:
+                candidates = []
+            elif self.range_key_attr:
+                candidates = list(bucket.values())
+            else:
+                candidates = [bucket]
+        else:
+            conditions = kwargs.get("hash_key_conditions") or []
+            candidates = [
+                item
+                for item in _every_item(self)
+                if all(_equal(item.attrs.get(name), value) for name, value in conditions)
+            ]
+        self.all_items = lambda: list(candidates)  # only while this request holds the lock
+        try:
+            return query(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query_partition  # type: ignore[method-assign]
+
 
 def _install_dynamodb_responses() -> None:
     """Write item results as the JSON they already are.
@@ -354,8 +409,9 @@ def _install_dynamodb_responses() -> None:
     six kinds of alias, to write what is, for item operations, a dict of DynamoDB JSON:
     a fifth of the emulator's time went there. Here the same walk is a plain one over
     the dict: members the shape does not have and ``None`` values are left out, as
-    moto leaves them out. A result holding anything else (a binary attribute's bytes, a
-    datetime, an object) and every other operation and error still go moto's way.
+    moto leaves them out, and binary values are base64, as moto writes them. A result
+    holding anything else (a datetime, an object) and every other operation and error
+    still go moto's way.
     """
     from moto.core.responses import ActionResult
     from moto.core.utils import get_service_model
@@ -432,7 +488,21 @@ def _plain(value: Any, shape: Any) -> Any:
         return value
     if kind in ("double", "float") and type(value) in (int, float):
         return value
-    raise _NotPlain  # None in a map or list, blobs, timestamps, anything unexpected
+    if kind == "blob" and type(value) is bytes:  # a binary attribute's value
+        return base64.b64encode(value).decode()
+    raise _NotPlain  # None in a map or list, timestamps, anything unexpected
+
+
+def _equal(attribute: Any, value: Any) -> bool:
+    return attribute is not None and bool(attribute == value)
+
+
+def _every_item(table: Any) -> Iterator[Any]:
+    for bucket in table.items.values():
+        if table.range_key_attr:
+            yield from bucket.values()
+        else:
+            yield bucket
 
 
 def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:

@@ -297,6 +297,58 @@ def dynamodb_scenario(aws: Aws) -> list[Any]:
             )
         )
     )
+    page = db.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "A"}},
+        Limit=1,
+        ScanIndexForward=False,
+    )
+    out.append(plain(page))
+    out.append(
+        plain(
+            db.query(
+                TableName=table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": "A"}},
+                Limit=1,
+                ScanIndexForward=False,
+                ExclusiveStartKey=page["LastEvaluatedKey"],
+            )
+        )
+    )
+    out.append(
+        plain(
+            db.query(
+                TableName=table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": "nobody"}},
+            )
+        )
+    )
+    for n in range(3):
+        db.put_item(
+            TableName=table,
+            Item={
+                **key(f"EVENT#{n}"),
+                "gsi1pk": {"S": "SOURCE#shop"},
+                "gsi1sk": {"S": f"2026-01-0{n + 1}#{n}"},
+            },
+        )
+    out.append(
+        plain(
+            db.query(
+                TableName=table,
+                IndexName="by_source",
+                KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :start",
+                ExpressionAttributeValues={
+                    ":pk": {"S": "SOURCE#shop"},
+                    ":start": {"S": "2026-01-02"},
+                },
+                ScanIndexForward=False,
+            )
+        )
+    )
     out.append(
         plain(
             db.update_item(
