@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib
 import io
 import json
 import logging
@@ -82,13 +81,12 @@ def url_of(server: Server) -> str:
 
 def load_dispatcher(concurrency: int, urls: list[str]) -> Any:
     os.environ.update(ENVIRONMENT)
-    os.environ["HOOKHAVEN_DELIVERY_CONCURRENCY"] = str(concurrency)
     import functions.dispatcher as module
-
-    module = importlib.reload(module)
-    from hookhaven.dispatch import SubscriptionCache
+    from hookhaven.dispatch import Dispatcher, SubscriptionCache
     from hookhaven.memory import MemoryConfig
     from hookhaven.models import Secret, Subscription
+    from hookhaven.sender import Sender
+    from hookhaven.wiring import FunctionSettings
 
     class Store(MemoryConfig):
         def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
@@ -115,14 +113,25 @@ def load_dispatcher(concurrency: int, urls: list[str]) -> Any:
             created_at=now,
             updated_at=now,
         )
-    dispatcher = module.dispatcher
-    dispatcher._subscriptions = SubscriptionCache(store, ttl=3600)
-    dispatcher._attempts = Attempts()
-    dispatcher._queue = Queue()
+    settings = FunctionSettings.from_environ().model_copy(
+        update={"delivery_concurrency": concurrency}
+    )
+    dispatcher = Dispatcher(
+        subscriptions=SubscriptionCache(store, ttl=3600),
+        attempts=Attempts(),
+        bodies=None,  # type: ignore[arg-type]  # every body is inline
+        queue=Queue(),
+        sender=Sender(
+            timeout_seconds=settings.request_timeout_seconds,
+            pool_size=concurrency,
+            allow_loopback=True,
+        ),
+        settings=settings,
+    )
     handler = module.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(io.StringIO())
-    return module
+    return module.DispatcherFunction(dispatcher, concurrency=concurrency)
 
 
 def sqs_event(count: int) -> dict[str, Any]:
@@ -168,19 +177,19 @@ class Context:
 
 def time_dispatcher(module: Any, event: dict[str, Any]) -> tuple[float, list[float]]:
     latencies: list[float] = []
-    original = module._observe
+    original = module.observe
 
     def observe(outcome: Any) -> None:
         if outcome.latency_ms is not None and outcome.failure is None:
             latencies.append(outcome.latency_ms)
         original(outcome)
 
-    module._observe = observe
+    module.observe = observe
     with contextlib.redirect_stdout(io.StringIO()):
         started = time.perf_counter()
         response = module.handler(event, Context())
         elapsed = time.perf_counter() - started
-    module._observe = original
+    module.observe = original
     return elapsed, latencies, response  # type: ignore[return-value]
 
 

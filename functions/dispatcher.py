@@ -5,10 +5,18 @@ Thin by design: every record of the batch goes through
 ``delivery_concurrency``, on pooled connections); Powertools' BatchProcessor then
 reports the records SQS must keep (retries, whose visibility the dispatcher has
 already set to the next backoff) as batch item failures.
+
+``DispatcherFunction`` is the handler around a given dispatcher: the tests and the
+local stack build one per execution environment they emulate (``hookhaven.wiring``).
+In Lambda, ``handler`` builds one from the function's environment, once.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
+import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,117 +29,109 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from hookhaven import telemetry
-from hookhaven.aws import clients
-from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
-from hookhaven.aws.s3 import S3BodyStore
-from hookhaven.aws.sqs import SqsQueueControl
-from hookhaven.dispatch import Dispatcher, Outcome, QueuedDelivery, Result, SubscriptionCache
-from hookhaven.sender import Sender
-from hookhaven.tunables import FunctionSettings
+from hookhaven import telemetry, wiring
+from hookhaven.dispatch import Dispatcher, Handled, NotAttempted, QueuedDelivery
 
-settings = FunctionSettings.from_environ()  # a missing or bad variable fails the cold start
-logger = Logger()
-metrics = Metrics()
+logger = Logger(service=telemetry.service_name())
+metrics = Metrics(namespace=telemetry.NAMESPACE, service=telemetry.service_name())
 # Only botocore: patching every supported library costs ~80 ms of cold start in Lambda,
 # and the relay's other HTTP (deliveries, from worker threads) is measured by attempt records.
 tracer = Tracer(patch_modules=("botocore",))
 telemetry.route_library_logs(logger)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-_config = Config(
-    connect_timeout=2,
-    read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 4},
-    max_pool_connections=max(10, settings.delivery_concurrency),
-)
-_dynamodb = clients.dynamodb(_config)
-_sqs = clients.sqs(_config)
-dispatcher = Dispatcher(
-    subscriptions=SubscriptionCache(
-        DynamoConfigStore(_dynamodb, settings.config_table), ttl=settings.source_cache_seconds
-    ),
-    attempts=DynamoEventStore(_dynamodb, settings.events_table),
-    bodies=S3BodyStore(lambda: clients.s3(_config), settings.bodies_bucket),
-    queue=SqsQueueControl(_sqs, settings.deliveries_queue_url, settings.dead_letter_queue_url),
-    sender=Sender(
-        timeout_seconds=settings.request_timeout_seconds,
-        pool_size=settings.delivery_concurrency,
-        allow_loopback=settings.allow_loopback,
-    ),
-    settings=settings,
-)
-pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency)
 
 
 class KeepMessage(Exception):
     """Reported as a batch item failure: SQS keeps the message for its next attempt."""
 
 
-def _process(record: dict[str, Any]) -> Outcome:
-    delivery = QueuedDelivery(
-        message_id=record["messageId"],
-        body=record.get("body") or "",
-        receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
-        receipt_handle=record["receiptHandle"],
+class DispatcherFunction:
+    """The Lambda handler (``handler``) around one dispatcher, with its own batch processor
+    and delivery threads: one per execution environment, as Lambda runs one batch at a time
+    in each."""
+
+    def __init__(self, dispatcher: Dispatcher, *, concurrency: int) -> None:
+        self.dispatcher = dispatcher
+        self.processor = BatchProcessor(
+            event_type=EventType.SQS, raise_on_entire_batch_failure=False
+        )
+        self.pool = ThreadPoolExecutor(max_workers=concurrency)
+
+        @logger.inject_lambda_context(clear_state=True)
+        @metrics.log_metrics(capture_cold_start_metric=True)
+        @tracer.capture_lambda_handler(capture_response=False)
+        def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+            return self._handle(event, context)
+
+        self.handler: Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+        self.handler = handler
+
+    def _handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        records = event.get("Records", [])
+        outcomes = dict(
+            zip(
+                (r["messageId"] for r in records),
+                self.pool.map(self._process, records),
+                strict=True,
+            )
+        )
+        for handled in outcomes.values():
+            self.observe(handled)
+
+        def settle(record: SQSRecord) -> None:
+            handled = outcomes[record.message_id]
+            if handled.keeps_message:
+                raise KeepMessage(f"{handled.outcome}: attempt {handled.attempt}")
+
+        return process_partial_response(
+            event=event, record_handler=settle, processor=self.processor, context=context
+        )
+
+    def _process(self, record: dict[str, Any]) -> Handled:
+        queued = QueuedDelivery(
+            message_id=record["messageId"],
+            body=record.get("body") or "",
+            receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
+            receipt_handle=record["receiptHandle"],
+        )
+        try:
+            return self.dispatcher.process(queued)
+        except Exception:
+            logger.exception("delivery failed unexpectedly; the message stays queued")
+            return Handled(NotAttempted.ERROR, queued.receive_count)
+
+    def observe(self, handled: Handled) -> None:
+        telemetry.count_delivery(metrics, handled)
+        logger.set_correlation_id(handled.event_id)
+        logger.info(
+            "delivery attempt",
+            extra={
+                "event_id": handled.event_id,
+                "subscription_id": handled.subscription_id,
+                "attempt": handled.attempt,
+                "result": str(handled.outcome),
+                "failure": str(handled.failure) if handled.failure else None,
+                "delay_seconds": handled.delay_seconds,
+            },
+        )
+
+
+@functools.cache
+def deployed() -> DispatcherFunction:
+    """The dispatcher of this execution environment, built from its environment."""
+    settings = wiring.FunctionSettings.from_environ()  # a bad variable fails the cold start
+    clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings))
+    return DispatcherFunction(
+        wiring.build_dispatcher(settings, clients), concurrency=settings.delivery_concurrency
     )
-    try:
-        return dispatcher.process(delivery)
-    except Exception:
-        logger.exception("delivery failed unexpectedly; the message stays queued")
-        return Outcome(Result.ERROR, delivery.receive_count)
 
 
-def _observe(outcome: Outcome) -> None:
-    if outcome.result is Result.DELIVERED:
-        telemetry.count(metrics, telemetry.DELIVERIES_SUCCEEDED)
-        telemetry.count(metrics, telemetry.ATTEMPTS_PER_DELIVERY, outcome.attempt)
-        if outcome.end_to_end_ms is not None:
-            telemetry.milliseconds(metrics, telemetry.END_TO_END_LATENCY, outcome.end_to_end_ms)
-    elif outcome.result is Result.DROPPED:
-        telemetry.count(metrics, telemetry.DELIVERIES_DROPPED)
-    elif outcome.result is Result.DEAD_LETTERED:
-        telemetry.count(metrics, telemetry.DELIVERIES_DEAD_LETTERED)
-    if outcome.result is Result.GONE:
-        telemetry.count(metrics, telemetry.SUBSCRIPTIONS_DISABLED)
-    if outcome.result is Result.EXHAUSTED:
-        telemetry.count(metrics, telemetry.DELIVERIES_EXHAUSTED)
-    if outcome.failure is not None:
-        telemetry.count_failure(metrics, outcome.failure)
-    if outcome.latency_ms is not None:
-        telemetry.milliseconds(metrics, telemetry.DELIVERY_LATENCY, outcome.latency_ms)
-    logger.set_correlation_id(outcome.event_id)
-    logger.info(
-        "delivery attempt",
-        extra={
-            "event_id": outcome.event_id,
-            "subscription_id": outcome.subscription_id,
-            "attempt": outcome.attempt,
-            "result": str(outcome.result),
-            "failure": str(outcome.failure) if outcome.failure else None,
-            "delay_seconds": outcome.delay_seconds,
-        },
-    )
-
-
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    records = event.get("Records", [])
-    outcomes = dict(
-        zip((r["messageId"] for r in records), pool.map(_process, records), strict=True)
-    )
-    for outcome in outcomes.values():
-        _observe(outcome)
+    return deployed().handler(event, context)
 
-    def settle(record: SQSRecord) -> None:
-        outcome = outcomes[record.message_id]
-        if outcome.result.keeps_message:
-            raise KeepMessage(f"{outcome.result}: attempt {outcome.attempt}")
 
-    return process_partial_response(
-        event=event, record_handler=settle, processor=processor, context=context
-    )
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    # Build during Lambda's init phase (which runs with a full CPU), not in the first
+    # invocation; keep what it built out of the collector's sweeps.
+    deployed()
+    gc.freeze()

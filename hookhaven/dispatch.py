@@ -1,12 +1,20 @@
 """The dispatcher's rules: one queued delivery in, one attempt out, and what SQS should do next.
 
-For each message: parse it (a malformed one goes straight to the DLQ with its
-reason), find the subscription (gone or disabled: drop, with an attempt record
-saying why), fetch a large body from S3, sign with every active secret, POST,
-classify the response, record the attempt, and on failure set the message's
-visibility to the next backoff before reporting it failed. The attempt number
-is the message's ApproximateReceiveCount, so the queue's maxReceiveCount (the
-schedule's length) moves the message to the DLQ after the last attempt.
+For each message, in these steps (each a method of ``Dispatcher``):
+
+1. parse it: a malformed message goes straight to the DLQ with its reason;
+2. find the subscription: deleted or disabled, the delivery is dropped with a record
+   saying why;
+3. fetch the body, when it is too large for the message and lives in S3;
+4. sign (Standard Webhooks, every active secret) and send;
+5. classify the response (delivered, 410 gone, or a failure of some class);
+6. record the attempt;
+7. on failure, schedule the next attempt: set the message's visibility to the next
+   backoff (Retry-After honoured within bounds) before it is reported failed.
+
+The attempt number is the message's ApproximateReceiveCount, so the queue's
+maxReceiveCount (the schedule's length) moves the message to the DLQ after the last
+attempt.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -29,10 +37,11 @@ from hookhaven.models import (
     BodyPointer,
     DeliveryMessage,
     Subscription,
+    is_reserved_header,
 )
 from hookhaven.ports import ConfigReader, StorageUnavailable
 from hookhaven.retry import (
-    OutcomeClass,
+    FailureClass,
     clamp_retry_after,
     classify_status,
     parse_retry_after,
@@ -45,44 +54,35 @@ from hookhaven.tunables import RuntimeTunables
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"hookhaven/{__version__}"
-#: Headers a subscription's static headers may not replace (plus every webhook-* and
-#: hookhaven-* name); ``subscriptions add`` refuses them by the same rule.
-RESERVED_HEADERS = frozenset(
-    {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
-)
-RESERVED_HEADER_PREFIXES = ("webhook-", "hookhaven-")
 
 
-def is_reserved_header(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES)
+class NotAttempted(StrEnum):
+    """Why a queued message was not attempted at all."""
+
+    MALFORMED = "malformed"  # not a delivery message: parked in the DLQ with its reason
+    ERROR = "error"  # an unexpected error: kept, back after the queue's visibility timeout
 
 
-class Result(StrEnum):
-    DELIVERED = "delivered"
-    RETRY = "retry"  # failed; visibility set to the next backoff
-    EXHAUSTED = "exhausted"  # failed for the last time; SQS moves it to the DLQ
-    GONE = "gone"  # 410; subscription disabled
-    DROPPED = "dropped"  # subscription deleted or disabled
-    DEAD_LETTERED = "dead_lettered"  # malformed; sent to the DLQ by us
-    ERROR = "error"  # unexpected; kept with the queue's default visibility
-
-    @property
-    def keeps_message(self) -> bool:
-        """Whether SQS must keep the message (report it as a batch item failure)."""
-        return self in (Result.RETRY, Result.EXHAUSTED, Result.ERROR)
+#: Outcomes after which SQS must keep the message (reported as a batch item failure).
+KEEPS_MESSAGE = frozenset({AttemptOutcome.RETRYING, AttemptOutcome.EXHAUSTED, NotAttempted.ERROR})
 
 
 @dataclass(frozen=True)
-class Outcome:
-    result: Result
+class Handled:
+    """What became of one queued message: an attempt's outcome, or why there was none."""
+
+    outcome: AttemptOutcome | NotAttempted
     attempt: int
-    failure: OutcomeClass | None = None
+    failure: FailureClass | None = None
     latency_ms: float | None = None
     end_to_end_ms: float | None = None
     delay_seconds: int | None = None
     event_id: str | None = None
     subscription_id: str | None = None
+
+    @property
+    def keeps_message(self) -> bool:
+        return self.outcome in KEEPS_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,72 @@ def delivery_headers(
     return headers
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt at one delivery: what every step needs, and what it has found so far."""
+
+    message: DeliveryMessage
+    number: int
+    now: float
+    receipt_handle: str
+    subscription: Subscription | None = None
+    sent: SendResult | None = field(default=None, repr=False)
+
+    def handled(
+        self,
+        outcome: AttemptOutcome,
+        *,
+        failure: FailureClass | None = None,
+        end_to_end_ms: float | None = None,
+        delay_seconds: int | None = None,
+    ) -> Handled:
+        return Handled(
+            outcome,
+            self.number,
+            failure=failure,
+            latency_ms=self.sent.latency_ms if self.sent else None,
+            end_to_end_ms=end_to_end_ms,
+            delay_seconds=delay_seconds,
+            event_id=self.message.event_id,
+            subscription_id=self.message.subscription_id,
+        )
+
+    def record(
+        self,
+        outcome: AttemptOutcome,
+        *,
+        reason: str | None = None,
+        failure: FailureClass | None = None,
+        detail: str | None = None,
+        next_attempt_at: float | None = None,
+    ) -> AttemptRecord:
+        sent = self.sent
+        return AttemptRecord(
+            event_id=self.message.event_id,
+            subscription_id=self.message.subscription_id,
+            attempt=self.number,
+            at=self.now,
+            outcome=outcome,
+            url_host=_host(self.subscription.url) if self.subscription else None,
+            status_code=sent.status if sent else None,
+            error=str(failure) if failure else None,
+            error_detail=detail,
+            latency_ms=round(sent.latency_ms, 1) if sent else None,
+            response_body=sent.response_body if sent and sent.response_body else None,
+            next_attempt_at=next_attempt_at,
+            reason=reason,
+        )
+
+    def log_keys(self) -> dict[str, str]:
+        """Deliveries run in worker threads, so the logger's shared correlation id cannot be
+        set per delivery; each line carries its own."""
+        return {
+            "correlation_id": self.message.event_id,
+            "event_id": self.message.event_id,
+            "subscription_id": self.message.subscription_id,
+        }
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -201,212 +267,128 @@ class Dispatcher:
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
 
-    def process(self, delivery: QueuedDelivery) -> Outcome:
-        attempt = delivery.receive_count
-        try:
-            message = DeliveryMessage.model_validate_json(delivery.body)
-        except ValidationError as error:
-            reason = f"malformed delivery message: {error.error_count()} problem(s)"
-            self._queue.dead_letter(delivery.body, reason)
-            logger.error("message sent to the DLQ", extra={"reason": reason})
-            return Outcome(Result.DEAD_LETTERED, attempt)
-
-        now = self._clock()
+    def process(self, queued: QueuedDelivery) -> Handled:
+        message = self._parse(queued)
+        if message is None:
+            return Handled(NotAttempted.MALFORMED, queued.receive_count)
+        attempt = Attempt(
+            message=message,
+            number=queued.receive_count,
+            now=self._clock(),
+            receipt_handle=queued.receipt_handle,
+        )
         subscription = self._subscriptions.get(message.subscription_id)
         if subscription is None or not subscription.enabled:
-            reason = (
-                "subscription deleted"
-                if subscription is None
-                else f"subscription disabled: {subscription.status_reason or 'by an operator'}"
-            )
-            self._record(message, attempt, now, AttemptOutcome.DROPPED, reason=reason)
-            return Outcome(
-                Result.DROPPED,
-                attempt,
-                event_id=message.event_id,
-                subscription_id=message.subscription_id,
-            )
+            return self._drop(attempt, subscription)
+        attempt = replace(attempt, subscription=subscription)
+        try:
+            body = self._fetch_body(message)
+        except StorageUnavailable as error:
+            return self._schedule(attempt, FailureClass.STORAGE, detail=str(error))
+        attempt = replace(attempt, sent=self._send(attempt, subscription, body))
+        return self._classify(attempt, subscription)
 
+    def _parse(self, queued: QueuedDelivery) -> DeliveryMessage | None:
+        try:
+            return DeliveryMessage.model_validate_json(queued.body)
+        except ValidationError as error:
+            reason = f"malformed delivery message: {error.error_count()} problem(s)"
+            self._queue.dead_letter(queued.body, reason)
+            logger.error("message sent to the DLQ", extra={"reason": reason})
+            return None
+
+    def _drop(self, attempt: Attempt, subscription: Subscription | None) -> Handled:
+        reason = (
+            "subscription deleted"
+            if subscription is None
+            else f"subscription disabled: {subscription.status_reason or 'by an operator'}"
+        )
+        self._record(attempt, attempt.record(AttemptOutcome.DROPPED, reason=reason))
+        return attempt.handled(AttemptOutcome.DROPPED)
+
+    def _fetch_body(self, message: DeliveryMessage) -> bytes:
         if message.body_ref is not None:
-            try:
-                body = self._bodies.get(message.body_ref)
-            except StorageUnavailable as error:
-                return self._failed(
-                    delivery.receipt_handle,
-                    message,
-                    subscription,
-                    attempt,
-                    now,
-                    OutcomeClass.STORAGE,
-                    str(error),
-                    None,
-                )
-        else:
-            body = message.inline_body() or b""
+            return self._bodies.get(message.body_ref)
+        return message.inline_body() or b""
 
-        headers = delivery_headers(message, subscription, attempt, now, body)
-        sent = self._sender.post(subscription.url, headers, body)
+    def _send(self, attempt: Attempt, subscription: Subscription, body: bytes) -> SendResult:
+        headers = delivery_headers(attempt.message, subscription, attempt.number, attempt.now, body)
+        return self._sender.post(subscription.url, headers, body)
+
+    def _classify(self, attempt: Attempt, subscription: Subscription) -> Handled:
+        sent = attempt.sent
+        assert sent is not None
         if sent.status is None:
             assert sent.error is not None
-            return self._failed(
-                delivery.receipt_handle,
-                message,
-                subscription,
-                attempt,
-                now,
-                sent.error,
-                sent.error_detail,
-                sent,
-            )
+            return self._schedule(attempt, sent.error, detail=sent.error_detail)
         verdict = classify_status(sent.status)
         if verdict.delivered:
-            self._record(message, attempt, now, AttemptOutcome.DELIVERED, subscription, sent)
-            return Outcome(
-                Result.DELIVERED,
-                attempt,
-                latency_ms=sent.latency_ms,
-                end_to_end_ms=(self._clock() - message.received_at) * 1000,
-                event_id=message.event_id,
-                subscription_id=subscription.id,
-            )
-        if verdict.gone:
-            reason = f"410 Gone from {_host(subscription.url)} at attempt {attempt}"
-            self._subscriptions.disable(subscription.id, reason, now)
-            self._record(
-                message, attempt, now, AttemptOutcome.GONE, subscription, sent, reason=reason
-            )
-            return Outcome(
-                Result.GONE,
-                attempt,
-                failure=verdict.failure,
-                latency_ms=sent.latency_ms,
-                event_id=message.event_id,
-                subscription_id=subscription.id,
+            self._record(attempt, attempt.record(AttemptOutcome.DELIVERED))
+            return attempt.handled(
+                AttemptOutcome.DELIVERED,
+                end_to_end_ms=(self._clock() - attempt.message.received_at) * 1000,
             )
         assert verdict.failure is not None
+        if verdict.gone:
+            reason = f"410 Gone from {_host(subscription.url)} at attempt {attempt.number}"
+            self._subscriptions.disable(subscription.id, reason, attempt.now)
+            self._record(attempt, attempt.record(AttemptOutcome.GONE, reason=reason))
+            return attempt.handled(AttemptOutcome.GONE, failure=verdict.failure)
         retry_after = (
-            parse_retry_after(sent.retry_after, now) if verdict.honour_retry_after else None
+            parse_retry_after(sent.retry_after, attempt.now) if verdict.honour_retry_after else None
         )
-        return self._failed(
-            delivery.receipt_handle,
-            message,
-            subscription,
-            attempt,
-            now,
-            verdict.failure,
-            None,
-            sent,
-            retry_after,
-        )
+        return self._schedule(attempt, verdict.failure, retry_after=retry_after)
 
-    def _failed(
+    def _schedule(
         self,
-        receipt: str,
-        message: DeliveryMessage,
-        subscription: Subscription,
-        attempt: int,
-        now: float,
-        failure: OutcomeClass,
-        detail: str | None,
-        sent: SendResult | None,
+        attempt: Attempt,
+        failure: FailureClass,
+        *,
+        detail: str | None = None,
         retry_after: int | None = None,
-    ) -> Outcome:
+    ) -> Handled:
+        """A failed attempt: the next one after the schedule's delay, or none if it was the last."""
         delay = scheduled_delay(
-            attempt, self._settings.retry_schedule, self._settings.retry_jitter, self._rng
+            attempt.number, self._settings.retry_schedule, self._settings.retry_jitter, self._rng
         )
-        common = {
-            "failure": failure,
-            "latency_ms": sent.latency_ms if sent else None,
-            "event_id": message.event_id,
-            "subscription_id": subscription.id,
-        }
         if delay is None:
             # Visibility 0: SQS moves the message to the DLQ on its next receive.
-            self._set_visibility(receipt, 0, message)
-            self._record(
-                message,
-                attempt,
-                now,
-                AttemptOutcome.EXHAUSTED,
-                subscription,
-                sent,
-                error=failure,
-                detail=detail,
-            )
-            return Outcome(Result.EXHAUSTED, attempt, **common)  # type: ignore[arg-type]
+            self._set_visibility(attempt, 0)
+            record = attempt.record(AttemptOutcome.EXHAUSTED, failure=failure, detail=detail)
+            self._record(attempt, record)
+            return attempt.handled(AttemptOutcome.EXHAUSTED, failure=failure)
         if retry_after is not None:
             delay = clamp_retry_after(retry_after, delay)
-        self._set_visibility(receipt, delay, message)
-        self._record(
-            message,
-            attempt,
-            now,
+        self._set_visibility(attempt, delay)
+        record = attempt.record(
             AttemptOutcome.RETRYING,
-            subscription,
-            sent,
-            error=failure,
+            failure=failure,
             detail=detail,
-            next_attempt_at=now + delay,
+            next_attempt_at=attempt.now + delay,
         )
-        return Outcome(Result.RETRY, attempt, delay_seconds=delay, **common)  # type: ignore[arg-type]
+        self._record(attempt, record)
+        return attempt.handled(AttemptOutcome.RETRYING, failure=failure, delay_seconds=delay)
 
-    def _set_visibility(self, receipt: str, seconds: int, message: DeliveryMessage) -> None:
+    def _set_visibility(self, attempt: Attempt, seconds: int) -> None:
         try:
-            self._queue.change_visibility(receipt, seconds)
+            self._queue.change_visibility(attempt.receipt_handle, seconds)
         except StorageUnavailable:
             # The message then reappears after the queue's own visibility timeout: later
             # than planned, never lost.
             logger.warning(
-                "could not set the retry delay", extra={"delay": seconds, **_ids(message)}
+                "could not set the retry delay", extra={"delay": seconds, **attempt.log_keys()}
             )
 
-    def _record(
-        self,
-        message: DeliveryMessage,
-        attempt: int,
-        now: float,
-        outcome: AttemptOutcome,
-        subscription: Subscription | None = None,
-        sent: SendResult | None = None,
-        *,
-        reason: str | None = None,
-        error: OutcomeClass | None = None,
-        detail: str | None = None,
-        next_attempt_at: float | None = None,
-    ) -> None:
-        record = AttemptRecord(
-            event_id=message.event_id,
-            subscription_id=message.subscription_id,
-            attempt=attempt,
-            at=now,
-            outcome=outcome,
-            url_host=_host(subscription.url) if subscription else None,
-            status_code=sent.status if sent else None,
-            error=str(error) if error else None,
-            error_detail=detail,
-            latency_ms=round(sent.latency_ms, 1) if sent else None,
-            response_body=sent.response_body if sent and sent.response_body else None,
-            next_attempt_at=next_attempt_at,
-            reason=reason,
-        )
-        expires_at = int(now) + self._settings.retention_days * 86400
+    def _record(self, attempt: Attempt, record: AttemptRecord) -> None:
+        expires_at = int(attempt.now) + self._settings.retention_days * 86400
         try:
             self._attempts.record_attempt(record, expires_at=expires_at)
         except StorageUnavailable:
             # The delivery itself stands; a lost attempt record must not cause a second POST.
             logger.exception(
-                "could not record the attempt", extra={"outcome": str(outcome), **_ids(message)}
+                "could not record the attempt",
+                extra={"outcome": str(record.outcome), **attempt.log_keys()},
             )
-
-
-def _ids(message: DeliveryMessage) -> dict[str, str]:
-    """Log keys for a delivery. Deliveries run in worker threads, so the logger's shared
-    correlation id cannot be set per delivery; each line carries its own."""
-    return {
-        "correlation_id": message.event_id,
-        "event_id": message.event_id,
-        "subscription_id": message.subscription_id,
-    }
 
 
 def _host(url: str) -> str:

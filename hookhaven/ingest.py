@@ -11,11 +11,17 @@ If 3 or 4 fails the claim is released as *failed* with the subscriptions already
 enqueued, and the provider gets 503. Its retry resumes the claim under the same
 event id and enqueues only what is missing, so a subscriber never receives the
 event twice under two different ``webhook-id`` values.
+
+Why the claim is not Powertools' idempotency utility: that utility remembers a
+request as in progress or completed (with its response), and deletes the record
+when the request fails, so a retry starts afresh under a new event id. Here a
+failed request must leave behind which subscriptions it already enqueued, so that
+the retry resumes under the same event id and enqueues only the rest; the claim
+(``EventStore.claim``/``release``/``accept``) keeps exactly that, in one item.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import math
@@ -25,7 +31,14 @@ from dataclasses import dataclass
 
 from hookhaven.ids import new_event_id
 from hookhaven.matching import matching_subscriptions
-from hookhaven.models import BodyPointer, DeliveryMessage, EventRecord, Source, Subscription
+from hookhaven.models import (
+    BodyPointer,
+    DeliveryMessage,
+    EventRecord,
+    Source,
+    Subscription,
+    delivery_messages,
+)
 from hookhaven.ports import (
     BodyStore,
     ConfigReader,
@@ -100,7 +113,8 @@ class Challenge:
     challenge: str
 
 
-Outcome = Accepted | Duplicate | Challenge
+#: What the receiver answers a request it did not refuse.
+Received = Accepted | Duplicate | Challenge
 
 __all__ = [
     "Accepted",
@@ -110,6 +124,7 @@ __all__ = [
     "InvalidSignature",
     "MalformedPayload",
     "PayloadTooLarge",
+    "Received",
     "Receiver",
     "SourceDirectory",
     "Unavailable",
@@ -180,7 +195,7 @@ class Receiver:
 
     def receive(
         self, source_name: str, request: InboundRequest, *, lease_seconds: float | None = None
-    ) -> Outcome:
+    ) -> Received:
         """``lease_seconds``: how long this request may hold the event's claim; the handler
         passes its invocation's remaining time plus a margin, so a provider's retry after a
         crash or a timeout waits seconds, not a minute."""
@@ -283,19 +298,4 @@ class Receiver:
             body_ref=body_ref,
             subscriptions=tuple(s.id for s in subscriptions),
         )
-        inline = None if body_ref else base64.b64encode(body).decode()
-        messages = [
-            DeliveryMessage(
-                event_id=event_id,
-                subscription_id=subscription.id,
-                source=source.name,
-                event_type=event_type,
-                received_at=now,
-                content_type=content_type,
-                body_b64=inline,
-                body_ref=body_ref,
-                body_size=len(body),
-            )
-            for subscription in subscriptions
-        ]
-        return record, messages
+        return record, delivery_messages(record, (s.id for s in subscriptions))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Literal
 
@@ -13,6 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: A subscription for every source.
 ANY_SOURCE = "*"
+#: An event type or a subscription's pattern: the characters provider types use, and the
+#: glob's ``*`` (``order.*``, ``orders/*``, ``*``); an event type itself has no ``*``.
+EVENT_TYPE_PATTERN = re.compile(r"^[A-Za-z0-9._:/\-+@*]{1,128}$")
+#: A static header's name (RFC 9110 token).
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
+#: Headers a subscription's static headers may not replace (plus every webhook-* and
+#: hookhaven-* name): the dispatcher sets them itself.
+RESERVED_HEADERS = frozenset(
+    {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
+)
+RESERVED_HEADER_PREFIXES = ("webhook-", "hookhaven-")
+
+
+def is_reserved_header(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES)
 
 
 class SourceKind(StrEnum):
@@ -35,6 +52,22 @@ class Secret(BaseModel):
 
     def active(self, now: float) -> bool:
         return self.expires_at is None or now < self.expires_at
+
+
+def rotated(
+    secrets: tuple[Secret, ...], new: str, *, now: float, keep_old: float
+) -> tuple[Secret, ...]:
+    """``secrets`` plus ``new``: each still active old secret keeps working for ``keep_old``
+    seconds more (never longer than it already would), expired ones are dropped."""
+    kept = []
+    for secret in secrets:
+        if not secret.active(now):
+            continue
+        expires = now + keep_old
+        if secret.expires_at is not None:
+            expires = min(expires, secret.expires_at)
+        kept.append(secret.model_copy(update={"expires_at": expires}))
+    return (*kept, Secret(value=new, created_at=now))
 
 
 class FieldRef(BaseModel):
@@ -124,6 +157,37 @@ class Subscription(BaseModel):
     updated_at: float
 
 
+def check_subscription_input(
+    *,
+    source: str | None = None,
+    event_types: tuple[str, ...] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Refuse what an operator may not set on a subscription (ValueError says why).
+
+    Checked when a subscription is added or changed, not when one is read: a stored
+    record that breaks a rule must not stop the dispatcher from reading the others (the
+    dispatcher drops reserved static headers whatever the record says).
+    """
+    if source is not None and source != ANY_SOURCE and not SOURCE_NAME.match(source):
+        raise ValueError(f"not a source name or {ANY_SOURCE}: {source!r}")
+    if event_types is not None:
+        if not event_types:
+            raise ValueError("at least one event-type pattern, or * for every type")
+        for pattern in event_types:
+            if not EVENT_TYPE_PATTERN.match(pattern):
+                raise ValueError(
+                    f"bad event pattern {pattern!r}: use *, a prefix like order.*, or an exact type"
+                )
+    for name, value in (headers or {}).items():
+        if not HEADER_NAME.match(name):
+            raise ValueError(f"bad header name {name!r}")
+        if is_reserved_header(name):
+            raise ValueError(f"header {name}: hookhaven sets that header itself")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"header {name}: the value may not contain line breaks")
+
+
 class BodyPointer(BaseModel):
     """Where a body too large for the queue message lives."""
 
@@ -168,11 +232,6 @@ class DeliveryMessage(BaseModel):
             raise ValueError("body_b64 is not base64") from error
 
 
-class EventStatus(StrEnum):
-    RECEIVING = "receiving"
-    ACCEPTED = "accepted"
-
-
 class EventRecord(BaseModel):
     """What was received: kept for ``events show``, replay and audit."""
 
@@ -190,15 +249,41 @@ class EventRecord(BaseModel):
     body: bytes | None = Field(default=None, repr=False)
     body_ref: BodyPointer | None = None
     subscriptions: tuple[str, ...]
-    status: EventStatus = EventStatus.ACCEPTED
+
+
+def delivery_messages(event: EventRecord, subscription_ids: Iterable[str]) -> list[DeliveryMessage]:
+    """The queue messages that deliver ``event``, one per subscription: built here only, for
+    the receiver's fan-out and for ``replay``. The body is encoded once for all of them."""
+    inline = base64.b64encode(event.body).decode() if event.body is not None else None
+    return [
+        DeliveryMessage(
+            event_id=event.id,
+            subscription_id=subscription_id,
+            source=event.source,
+            event_type=event.event_type,
+            received_at=event.received_at,
+            content_type=event.content_type,
+            body_b64=inline,
+            body_ref=event.body_ref,
+            body_size=event.body_size,
+        )
+        for subscription_id in subscription_ids
+    ]
 
 
 class AttemptOutcome(StrEnum):
+    """What one attempt at a delivery came to; kept in its attempt record."""
+
     DELIVERED = "delivered"
-    RETRYING = "retrying"
+    RETRYING = "retrying"  # failed; the message comes back at the next backoff
     EXHAUSTED = "exhausted"  # the last attempt failed: SQS moves the message to the DLQ
     GONE = "gone"  # 410: the subscription was disabled
     DROPPED = "dropped"  # the subscription was deleted or disabled before this attempt
+
+    @property
+    def failed(self) -> bool:
+        """An attempt that reached (or tried to reach) the subscriber and did not succeed."""
+        return self in (AttemptOutcome.RETRYING, AttemptOutcome.EXHAUSTED, AttemptOutcome.GONE)
 
 
 class AttemptRecord(BaseModel):

@@ -4,11 +4,14 @@ in-memory ones in ``hookhaven.memory``) implement these; the domain never import
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from hookhaven.models import BodyPointer, DeliveryMessage, EventRecord, Source, Subscription
+
+#: Told ``(done, total)`` as a long read goes on (the CLI draws a progress bar with it).
+Progress = Callable[[int, int], None]
 
 
 class StorageUnavailable(Exception):

@@ -7,15 +7,63 @@ creates the same ones in its emulator, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import ClassVar, Literal
 
-from hookhaven.tunables import RuntimeTunables, Tunables
+from hookhaven.tunables import ENV_PREFIX, ConfigurationError, RuntimeTunables, Tunables
 
 AttributeType = Literal["S", "N", "B"]
 
 #: Large bodies live under this key prefix; the functions' S3 grants are scoped to it.
 BODY_PREFIX = "bodies/"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Where one hookhaven keeps its state: the names the functions, the CLI and the local
+    stack find its tables, queues and bucket by.
+
+    The CDK stack passes them to the functions as ``HOOKHAVEN_*`` variables
+    (``to_env``/``from_env``) and publishes them as stack outputs (``OUTPUTS``), which
+    the CLI reads; the local stack creates them in its emulator.
+    """
+
+    config_table: str
+    events_table: str
+    deliveries_queue_url: str
+    dead_letter_queue_url: str
+    bodies_bucket: str
+
+    #: The stack output that carries each name.
+    OUTPUTS: ClassVar[Mapping[str, str]] = {
+        "config_table": "ConfigTableName",
+        "events_table": "EventsTableName",
+        "deliveries_queue_url": "DeliveriesQueueUrl",
+        "dead_letter_queue_url": "DeadLetterQueueUrl",
+        "bodies_bucket": "BodiesBucketName",
+    }
+
+    @staticmethod
+    def variable(name: str) -> str:
+        return ENV_PREFIX + name.upper()
+
+    def to_env(self) -> dict[str, str]:
+        """``HOOKHAVEN_CONFIG_TABLE`` and the rest, as a function's environment holds them."""
+        return {self.variable(name): value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Resources:
+        names = [f.name for f in fields(cls)]
+        missing = [cls.variable(name) for name in names if not environ.get(cls.variable(name))]
+        if missing:
+            raise ConfigurationError(f"invalid function environment: {', '.join(missing)} unset")
+        return cls(**{name: environ[cls.variable(name)] for name in names})
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, str]) -> Resources:
+        """From a deployed stack's outputs; KeyError names the first output missing."""
+        return cls(**{name: outputs[output] for name, output in cls.OUTPUTS.items()})
 
 
 @dataclass(frozen=True)
@@ -71,8 +119,6 @@ EVENTS_TABLE = TableShape(
 #: ``by_time`` partitions: ``<EVENT|ATTEMPT>#<yyyy-mm-dd>#<shard>``. Sharding spreads a
 #: surge's writes over several index partitions, so the index never throttles the table.
 TIME_SHARDS = 4
-
-TABLES = (CONFIG_TABLE, EVENTS_TABLE)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from hookhaven.tunables import MAX_DELAY_SECONDS
 RETRY_AFTER_STATUSES = frozenset({429, 502, 503, 504})
 
 
-class OutcomeClass(StrEnum):
+class FailureClass(StrEnum):
     """Why an attempt failed; the low-cardinality metric dimension."""
 
     STATUS_3XX = "status_3xx"
@@ -42,7 +42,7 @@ class Verdict:
     delivered: bool = False
     gone: bool = False
     honour_retry_after: bool = False
-    failure: OutcomeClass | None = None
+    failure: FailureClass | None = None
 
 
 def classify_status(status: int) -> Verdict:
@@ -50,13 +50,13 @@ def classify_status(status: int) -> Verdict:
     if 200 <= status < 300:
         return Verdict(delivered=True)
     if status == 410:
-        return Verdict(gone=True, failure=OutcomeClass.STATUS_4XX)
+        return Verdict(gone=True, failure=FailureClass.STATUS_4XX)
     if 300 <= status < 400:
-        failure = OutcomeClass.STATUS_3XX
+        failure = FailureClass.STATUS_3XX
     elif 400 <= status < 500:
-        failure = OutcomeClass.STATUS_4XX
+        failure = FailureClass.STATUS_4XX
     else:
-        failure = OutcomeClass.STATUS_5XX
+        failure = FailureClass.STATUS_5XX
     return Verdict(honour_retry_after=status in RETRY_AFTER_STATUSES, failure=failure)
 
 

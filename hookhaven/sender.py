@@ -25,13 +25,13 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from hookhaven.retry import OutcomeClass
+from hookhaven.retry import FailureClass
 from hookhaven.ssrf import (
+    Endpoint,
     Resolver,
     SsrfBlocked,
-    Target,
     checked_addresses,
-    parse_target,
+    parse_endpoint,
     system_resolver,
 )
 
@@ -44,7 +44,7 @@ class SendResult:
     latency_ms: float
     response_body: str = ""
     retry_after: str | None = None
-    error: OutcomeClass | None = None
+    error: FailureClass | None = None
     error_detail: str | None = None
     address: str | None = None
 
@@ -67,25 +67,25 @@ class Sender:
         self._pools: dict[tuple[str, str, int, str], urllib3.HTTPConnectionPool] = {}
         self._lock = threading.Lock()
 
-    def _pool(self, target: Target, address: str) -> urllib3.HTTPConnectionPool:
-        key = (target.scheme, address, target.port, target.host)
+    def _pool(self, endpoint: Endpoint, address: str) -> urllib3.HTTPConnectionPool:
+        key = (endpoint.scheme, address, endpoint.port, endpoint.host)
         with self._lock:
             pool = self._pools.get(key)
             if pool is None:
                 common = {
                     "host": address,
-                    "port": target.port,
+                    "port": endpoint.port,
                     "maxsize": self._pool_size,
                     "block": False,
                     "retries": False,
                 }
-                if target.scheme == "https":
+                if endpoint.scheme == "https":
                     pool = urllib3.HTTPSConnectionPool(
                         **common,  # type: ignore[arg-type]
                         cert_reqs=ssl.CERT_REQUIRED,
                         ca_certs=self._ca_certs,
-                        server_hostname=target.host,
-                        assert_hostname=target.host,
+                        server_hostname=endpoint.host,
+                        assert_hostname=endpoint.host,
                     )
                 else:
                     pool = urllib3.HTTPConnectionPool(**common)  # type: ignore[arg-type]
@@ -100,23 +100,25 @@ class Sender:
             return SendResult(latency_ms=latency, **kwargs)  # type: ignore[arg-type]
 
         try:
-            target = parse_target(url, allow_http=self._allow_loopback)
+            endpoint = parse_endpoint(url, allow_http=self._allow_loopback)
             addresses = checked_addresses(
-                target, resolver=self._resolver, allow_loopback=self._allow_loopback
+                endpoint, resolver=self._resolver, allow_loopback=self._allow_loopback
             )
         except SsrfBlocked as blocked:
-            return result(status=None, error=OutcomeClass.SSRF_BLOCKED, error_detail=str(blocked))
+            return result(status=None, error=FailureClass.SSRF_BLOCKED, error_detail=str(blocked))
         except LookupError as missing:
-            return result(status=None, error=OutcomeClass.DNS, error_detail=str(missing))
+            return result(status=None, error=FailureClass.DNS, error_detail=str(missing))
 
         address = addresses[0]
-        host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
+        host_header = (
+            endpoint.host if endpoint.port in (80, 443) else f"{endpoint.host}:{endpoint.port}"
+        )
         request_headers = {**headers, "Host": host_header}
         connect = min(5.0, self._timeout)
         try:
-            response = self._pool(target, address).urlopen(
+            response = self._pool(endpoint, address).urlopen(
                 "POST",
-                target.path,
+                endpoint.path,
                 body=body,
                 headers=request_headers,
                 redirect=False,
@@ -126,18 +128,18 @@ class Sender:
                 timeout=urllib3.Timeout(connect=connect, read=self._timeout),
             )
         except NewConnectionError as error:  # refused, unreachable (a ConnectTimeoutError subclass)
-            kind = OutcomeClass.TIMEOUT if "timed out" in str(error) else OutcomeClass.CONNECTION
+            kind = FailureClass.TIMEOUT if "timed out" in str(error) else FailureClass.CONNECTION
             return result(status=None, error=kind, error_detail=_short(error), address=address)
         except (ConnectTimeoutError, ReadTimeoutError) as error:
             return result(
-                status=None, error=OutcomeClass.TIMEOUT, error_detail=_short(error), address=address
+                status=None, error=FailureClass.TIMEOUT, error_detail=_short(error), address=address
             )
         except SSLError as error:
             return result(
-                status=None, error=OutcomeClass.TLS, error_detail=_short(error), address=address
+                status=None, error=FailureClass.TLS, error_detail=_short(error), address=address
             )
         except (ProtocolError, HTTPError, OSError) as error:
-            kind = OutcomeClass.TIMEOUT if "timed out" in str(error) else OutcomeClass.CONNECTION
+            kind = FailureClass.TIMEOUT if "timed out" in str(error) else FailureClass.CONNECTION
             return result(status=None, error=kind, error_detail=_short(error), address=address)
 
         try:

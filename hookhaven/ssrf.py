@@ -27,7 +27,7 @@ class SsrfBlocked(Exception):
 
 
 @dataclass(frozen=True)
-class Target:
+class Endpoint:
     scheme: str
     host: str
     port: int
@@ -67,7 +67,7 @@ def is_public(address: IPAddress) -> bool:
     )
 
 
-def parse_target(url: str, *, allow_http: bool) -> Target:
+def parse_endpoint(url: str, *, allow_http: bool) -> Endpoint:
     """Split and check a subscriber URL before any DNS lookup."""
     try:
         parts = urlsplit(url)
@@ -85,7 +85,7 @@ def parse_target(url: str, *, allow_http: bool) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return Target(
+    return Endpoint(
         scheme=scheme, host=host, port=port or (443 if scheme == "https" else 80), path=path
     )
 
@@ -100,23 +100,23 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 def checked_addresses(
-    target: Target, *, resolver: Resolver = system_resolver, allow_loopback: bool = False
+    endpoint: Endpoint, *, resolver: Resolver = system_resolver, allow_loopback: bool = False
 ) -> list[str]:
     """Resolve the host and return its addresses if every one is allowed; else raise.
 
     One bad answer blocks the lot: an attacker controlling DNS could otherwise mix a
     public address with an internal one and win on a retry.
     """
-    addresses = resolver(target.host, target.port)
+    addresses = resolver(endpoint.host, endpoint.port)
     if not addresses:
-        raise LookupError(f"{target.host} has no addresses")
+        raise LookupError(f"{endpoint.host} has no addresses")
     for text in addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])
         if is_public(address):
             continue
         if allow_loopback and _is_loopback(address):
             continue
-        raise SsrfBlocked(f"{target.host} resolves to a non-public address ({address})")
+        raise SsrfBlocked(f"{endpoint.host} resolves to a non-public address ({address})")
     return list(addresses)
 
 
@@ -134,8 +134,8 @@ def check_url(
     allow_http: bool = False,
     allow_loopback: bool = False,
     resolver: Resolver = system_resolver,
-) -> Target:
+) -> Endpoint:
     """Static and DNS checks together, as ``subscriptions add`` runs them."""
-    target = parse_target(url, allow_http=allow_http)
-    checked_addresses(target, resolver=resolver, allow_loopback=allow_loopback)
-    return target
+    endpoint = parse_endpoint(url, allow_http=allow_http)
+    checked_addresses(endpoint, resolver=resolver, allow_loopback=allow_loopback)
+    return endpoint

@@ -10,15 +10,24 @@ the attempt records, never in metrics.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from hookhaven.retry import OutcomeClass
+from hookhaven.dispatch import NotAttempted
+from hookhaven.models import AttemptOutcome
+from hookhaven.retry import FailureClass
+
+if TYPE_CHECKING:
+    from hookhaven.dispatch import Handled
 
 NAMESPACE = "HookHaven"
+#: The service name outside Lambda (the deployed functions get ``POWERTOOLS_SERVICE_NAME``).
+DEFAULT_SERVICE = "hookhaven"
 #: Powertools adds it to every metric, valued by ``POWERTOOLS_SERVICE_NAME``.
 SERVICE_DIMENSION = "service"
 
@@ -29,7 +38,7 @@ EVENTS_DUPLICATE = "EventsDuplicate"
 FAN_OUT_SIZE = "FanOutSize"
 
 DELIVERIES_SUCCEEDED = "DeliveriesSucceeded"
-DELIVERIES_FAILED = "DeliveriesFailed"  # dimension outcome: an OutcomeClass value
+DELIVERIES_FAILED = "DeliveriesFailed"  # dimension outcome: an FailureClass value
 DELIVERIES_EXHAUSTED = "DeliveriesExhausted"
 DELIVERIES_DROPPED = "DeliveriesDropped"
 DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"
@@ -94,7 +103,7 @@ METRICS: tuple[MetricDefinition, ...] = (
         (DISPATCHER,),
         "failed attempts, by outcome class",
         OUTCOME_DIMENSION,
-        tuple(OutcomeClass),
+        tuple(FailureClass),
         total=True,
     ),
     MetricDefinition(
@@ -141,10 +150,32 @@ def milliseconds(metrics: Metrics, name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
 
 
-def count_failure(metrics: Metrics, outcome: OutcomeClass) -> None:
+def count_failure(metrics: Metrics, outcome: FailureClass) -> None:
     """One failed attempt: in total, and dimensioned by outcome class."""
     count(metrics, DELIVERIES_FAILED)
     _dimensioned(metrics, DELIVERIES_FAILED, OUTCOME_DIMENSION, str(outcome))
+
+
+def count_delivery(metrics: Metrics, handled: Handled) -> None:
+    """What one queued message came to, as the dispatcher's metrics."""
+    outcome = handled.outcome
+    if outcome is AttemptOutcome.DELIVERED:
+        count(metrics, DELIVERIES_SUCCEEDED)
+        count(metrics, ATTEMPTS_PER_DELIVERY, handled.attempt)
+        if handled.end_to_end_ms is not None:
+            milliseconds(metrics, END_TO_END_LATENCY, handled.end_to_end_ms)
+    elif outcome is AttemptOutcome.DROPPED:
+        count(metrics, DELIVERIES_DROPPED)
+    elif outcome is NotAttempted.MALFORMED:
+        count(metrics, DELIVERIES_DEAD_LETTERED)
+    elif outcome is AttemptOutcome.GONE:
+        count(metrics, SUBSCRIPTIONS_DISABLED)
+    elif outcome is AttemptOutcome.EXHAUSTED:
+        count(metrics, DELIVERIES_EXHAUSTED)
+    if handled.failure is not None:
+        count_failure(metrics, handled.failure)
+    if handled.latency_ms is not None:
+        milliseconds(metrics, DELIVERY_LATENCY, handled.latency_ms)
 
 
 def count_rejection(metrics: Metrics, reason: str) -> None:
@@ -161,9 +192,15 @@ def _dimensioned(metrics: Metrics, name: str, dimension: str, value: str) -> Non
         unit=BY_NAME[name].unit,
         value=1,
         namespace=metrics.namespace,
-        default_dimensions=metrics.default_dimensions,
+        # The function's service, as the function's own metrics carry it.
+        default_dimensions={**metrics.default_dimensions, SERVICE_DIMENSION: service_name()},
     ) as metric:
         metric.add_dimension(name=dimension, value=value)
+
+
+def service_name() -> str:
+    """Powertools' ``service``: as deployed (``service_name`` in cdk.json), else hookhaven."""
+    return os.environ.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE
 
 
 def route_library_logs(logger: Logger) -> None:

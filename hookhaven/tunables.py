@@ -1,14 +1,13 @@
 """The tunables: one model for every setting an operator may change.
 
 The same model is read from ``cdk.json`` context by the CDK app (``Tunables``)
-and from the functions' environment at cold start (``FunctionSettings``), so a
-value means the same thing on both sides and is validated once, early.
+and from the functions' environment at cold start (``hookhaven.wiring.FunctionSettings``),
+so a value means the same thing on both sides and is validated once, early.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -253,45 +252,3 @@ class Tunables(RuntimeTunables):
 
 class ConfigurationError(ValueError):
     """A setting is missing or out of range; the message says which and why."""
-
-
-class FunctionSettings(RuntimeTunables):
-    """What a function reads from its ``HOOKHAVEN_*`` environment at cold start.
-
-    Plain pydantic rather than pydantic-settings: the latter adds ~45 ms to every
-    cold start (measured with ``python -X importtime``) for one dictionary read.
-    """
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    config_table: str
-    events_table: str
-    deliveries_queue_url: str
-    dead_letter_queue_url: str
-    bodies_bucket: str
-    #: Local stack and tests only: deliver to loopback addresses and plain http. Not a
-    #: Tunables field, so cdk.json cannot set it; refused inside Lambda.
-    allow_loopback: bool = False
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> FunctionSettings:
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            raw = environ.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                values[name] = raw  # the field validators parse JSON lists and durations
-        try:
-            settings = cls.model_validate(values)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                for e in error.errors()
-            )
-            raise ConfigurationError(f"invalid function environment: {problems}") from None
-        if settings.allow_loopback and environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-            raise ConfigurationError(
-                "HOOKHAVEN_ALLOW_LOOPBACK is for the local stack only; a deployed "
-                "dispatcher must never reach loopback or plain-http URLs"
-            )
-        return settings

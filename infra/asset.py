@@ -6,7 +6,7 @@ installed from wheels for the target platform with pip's ``--platform`` and
 ``--only-binary``. What the Lambda Python runtime already provides (boto3,
 botocore, s3transfer, jmespath, urllib3, python-dateutil, six) is left out.
 
-Dependencies are cached per (requirements, target) under the build folder, so
+Dependencies are cached per (requirements, platform) under the build folder, so
 only the first build downloads anything.
 """
 
@@ -28,7 +28,7 @@ CLI_ONLY = ("cli", "local")
 
 
 @dataclass(frozen=True)
-class Target:
+class Platform:
     """Where the asset will run: a CPython version and the wheel platforms it accepts."""
 
     name: str
@@ -47,7 +47,7 @@ class Target:
 
 
 #: AWS Lambda, Python 3.14 on Graviton (arm64, Amazon Linux 2023, glibc 2.34).
-LAMBDA_ARM64 = Target(
+LAMBDA_ARM64 = Platform(
     name="lambda-arm64-py3.14",
     python_version="3.14",
     platforms=(
@@ -58,7 +58,7 @@ LAMBDA_ARM64 = Target(
     ),
 )
 #: The machine running the build: used by the test that imports the asset.
-HOST = Target(name="host")
+HOST = Platform(name="host")
 
 
 def pinned_requirements() -> dict[str, str]:
@@ -101,11 +101,11 @@ def _publish(staging: Path, final: Path) -> Path:
     return final
 
 
-def _install_dependencies(build_root: Path, target: Target) -> Path:
+def _install_dependencies(build_root: Path, platform: Platform) -> Path:
     key = hashlib.sha256(
-        REQUIREMENTS.read_bytes() + repr((target, sys.version_info[:2])).encode()
+        REQUIREMENTS.read_bytes() + repr((platform, sys.version_info[:2])).encode()
     ).hexdigest()[:16]
-    deps = build_root / "deps" / f"{target.name}-{key}"
+    deps = build_root / "deps" / f"{platform.name}-{key}"
     if deps.exists():
         return deps
     deps.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def _install_dependencies(build_root: Path, target: Target) -> Path:
         "--no-compile",
         "--target",
         str(partial),
-        *target.pip_options(),
+        *platform.pip_options(),
         "--requirement",
         str(REQUIREMENTS),
     ]
@@ -129,7 +129,7 @@ def _install_dependencies(build_root: Path, target: Target) -> Path:
     if result.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)
         raise RuntimeError(
-            f"could not install the Lambda dependencies for {target.name}:\n{result.stderr}"
+            f"could not install the Lambda dependencies for {platform.name}:\n{result.stderr}"
         )
     for stale in partial.glob("*.dist-info/RECORD"):
         stale.unlink()  # absolute build paths; nothing at run time reads them
@@ -137,20 +137,20 @@ def _install_dependencies(build_root: Path, target: Target) -> Path:
     return _publish(partial, deps)
 
 
-def build_asset(build_root: Path | None = None, target: Target = LAMBDA_ARM64) -> Path:
-    """Build the asset folder for ``target`` and return its path.
+def build_asset(build_root: Path | None = None, platform: Platform = LAMBDA_ARM64) -> Path:
+    """Build the asset folder for ``platform`` and return its path.
 
     The folder's name carries a hash of everything in it, so a build never
     changes a folder another process may be reading (a synth staging it, say);
     an unchanged tree reuses the folder built before.
     """
     build_root = build_root or ROOT / "build"
-    deps = _install_dependencies(build_root, target)
+    deps = _install_dependencies(build_root, platform)
     sources = _source_files()
     digest = hashlib.sha256(deps.name.encode())
     for source in sources:
         digest.update(str(source.relative_to(ROOT)).encode() + b"\0" + source.read_bytes())
-    asset = build_root / "asset" / f"{target.name}-{digest.hexdigest()[:16]}"
+    asset = build_root / "asset" / f"{platform.name}-{digest.hexdigest()[:16]}"
     if asset.exists():
         return asset
     asset.parent.mkdir(parents=True, exist_ok=True)
@@ -160,12 +160,12 @@ def build_asset(build_root: Path | None = None, target: Target = LAMBDA_ARM64) -
         destination = staging / source.relative_to(ROOT)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, destination)
-    _prune(asset.parent, keep=asset, prefix=f"{target.name}-")
+    _prune(asset.parent, keep=asset, prefix=f"{platform.name}-")
     return _publish(staging, asset)
 
 
 def _prune(folder: Path, *, keep: Path, prefix: str, max_age_seconds: int = 3600) -> None:
-    """Remove old builds of this target; recent ones may still be in use by a running synth."""
+    """Remove old builds of this platform; recent ones may still be in use by a running synth."""
     cutoff = time.time() - max_age_seconds
     for old in folder.glob(f"{prefix}*"):
         if old != keep and old.stat().st_mtime < cutoff:
@@ -173,4 +173,4 @@ def _prune(folder: Path, *, keep: Path, prefix: str, max_age_seconds: int = 3600
 
 
 if __name__ == "__main__":
-    print(build_asset(target=HOST if "--host" in sys.argv else LAMBDA_ARM64))
+    print(build_asset(platform=HOST if "--host" in sys.argv else LAMBDA_ARM64))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from hookhaven.resources import BODY_PREFIX
+from hookhaven.resources import BODY_PREFIX, Resources
 from hookhaven.tunables import Tunables
 from infra.constructs.delivery import Delivery
 from infra.constructs.ingest import WEBHOOK_ROUTE, Ingest
@@ -70,22 +71,22 @@ class HookHavenStack(Stack):
             functions={"Receiver": self.ingest.receiver, "Dispatcher": self.delivery.dispatcher},
         )
 
+        resources = self.storage.resources(
+            deliveries_queue=self.delivery.deliveries_queue,
+            dead_letter_queue=self.delivery.dead_letter_queue,
+        )
         outputs = {
             "ApiUrl": self.ingest.endpoint,
             "WebhookUrlTemplate": self.ingest.endpoint + WEBHOOK_ROUTE,
-            "DeliveriesQueueUrl": self.delivery.deliveries_queue.queue_url,
-            "DeadLetterQueueUrl": self.delivery.dead_letter_queue.queue_url,
-            "ConfigTableName": self.storage.config_table.table_name,
-            "EventsTableName": self.storage.events_table.table_name,
-            "BodiesBucketName": self.storage.bodies_bucket.bucket_name,
+            **{Resources.OUTPUTS[name]: value for name, value in asdict(resources).items()},
             "DashboardName": self.monitoring.dashboard.dashboard_name,
             "AlarmTopicArn": self.monitoring.alarm_topic.topic_arn,
             "ReceiverFunctionName": self.ingest.receiver.function_name,
             "DispatcherFunctionName": self.delivery.dispatcher.function_name,
         }
-        assert tuple(outputs) == OUTPUTS
-        for name, value in outputs.items():
-            CfnOutput(self, name, value=value)
+        assert set(outputs) == set(OUTPUTS)
+        for name in OUTPUTS:
+            CfnOutput(self, name, value=outputs[name])
 
         self._acknowledge_nag_findings()
 

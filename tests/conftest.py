@@ -2,32 +2,72 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
+import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hookhaven import telemetry
+from hookhaven.resources import Resources
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
-#: What a deployed function finds in its environment (names are the local stack's).
-FUNCTION_ENVIRONMENT = {
+#: Stand-in names of a deployment's resources (the local stack's).
+RESOURCES = Resources(
+    config_table="hookhaven-config",
+    events_table="hookhaven-events",
+    deliveries_queue_url="http://127.0.0.1:4566/000000000000/hookhaven-deliveries",
+    dead_letter_queue_url="http://127.0.0.1:4566/000000000000/hookhaven-dlq",
+    bodies_bucket="hookhaven-bodies",
+)
+#: AWS's settings, as a deployed function and the CLI find them: a region, credentials.
+AWS_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "eu-west-1",
     "AWS_REGION": "eu-west-1",
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "POWERTOOLS_SERVICE_NAME": "hookhaven",
-    "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "HOOKHAVEN_CONFIG_TABLE": "hookhaven-config",
-    "HOOKHAVEN_EVENTS_TABLE": "hookhaven-events",
-    "HOOKHAVEN_BODIES_BUCKET": "hookhaven-bodies",
-    "HOOKHAVEN_DELIVERIES_QUEUE_URL": "http://127.0.0.1:4566/000000000000/hookhaven-deliveries",
-    "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": "http://127.0.0.1:4566/000000000000/hookhaven-dlq",
 }
+#: What a deployed function finds in its environment (names are the local stack's).
+FUNCTION_ENVIRONMENT = {
+    **AWS_ENVIRONMENT,
+    "POWERTOOLS_SERVICE_NAME": "hookhaven",
+    "POWERTOOLS_METRICS_NAMESPACE": telemetry.NAMESPACE,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    **RESOURCES.to_env(),
+}
+
+
+@contextlib.contextmanager
+def function_logs(
+    stream: io.StringIO | None = None, *, level: str | None = None
+) -> Iterator[io.StringIO]:
+    """The functions' JSON log lines go to ``stream`` (a new StringIO unless given), at
+    ``level`` if given, until the block ends."""
+    from functions.dispatcher import logger as dispatcher_logger
+    from functions.receiver import logger as receiver_logger
+
+    stream = stream if stream is not None else io.StringIO()
+    undo: list[Callable[[], Any]] = []
+    for logger in (receiver_logger, dispatcher_logger):
+        handler = logger.registered_handler
+        assert isinstance(handler, logging.StreamHandler)
+        undo.append(functools.partial(handler.setStream, handler.setStream(stream)))
+        if level is not None:
+            undo.append(functools.partial(logger.setLevel, logger.log_level))
+            logger.setLevel(level)
+    try:
+        yield stream
+    finally:
+        for step in reversed(undo):
+            step()
 
 
 @pytest.fixture(scope="session")
@@ -40,14 +80,6 @@ def load_event() -> Callable[[str], dict[str, Any]]:
         return data
 
     return load
-
-
-@pytest.fixture
-def function_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The environment a deployed function runs with."""
-    for name, value in FUNCTION_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    return dict(FUNCTION_ENVIRONMENT)
 
 
 class FakeLambdaContext:

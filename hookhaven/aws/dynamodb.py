@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hookhaven.aws.items import from_item, to_item, to_value
 from hookhaven.models import AttemptRecord, EventRecord, Source, Subscription
-from hookhaven.ports import Claim, DedupeKey, StorageUnavailable
+from hookhaven.ports import Claim, DedupeKey, Progress, StorageUnavailable
 from hookhaven.resources import TIME_SHARDS
 
 if TYPE_CHECKING:
@@ -30,17 +30,20 @@ def _error_code(error: Exception) -> str:
 def query_all(
     client: DynamoDBClient, what: str, limit: int | None = None, **request: Any
 ) -> list[dict[str, Any]]:
-    """Every item of a Query, page after page (stopping once ``limit`` are in), as plain values."""
+    """Every item of a Query, page after page (pages of ``limit``, stopping once ``limit``
+    are in), as plain values."""
     items: list[dict[str, Any]] = []
+    pages = client.get_paginator("query").paginate(
+        **request, PaginationConfig={"PageSize": limit} if limit else {}
+    )
     try:
-        while True:
-            page = client.query(**request)
+        for page in pages:
             items += [from_item(i) for i in page.get("Items", [])]
-            if "LastEvaluatedKey" not in page or (limit and len(items) >= limit):
-                return items
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            if limit and len(items) >= limit:
+                break
     except AWS_ERRORS as error:
         raise StorageUnavailable(f"{what} query failed: {_error_code(error)}") from error
+    return items
 
 
 def get_item(client: DynamoDBClient, table: str, pk: str, sk: str) -> dict[str, Any] | None:
@@ -315,28 +318,39 @@ class DynamoEventStore:
         return _event(item)
 
     def events_since(
-        self, since: float, *, source: str | None = None, limit: int | None = None
+        self,
+        since: float,
+        *,
+        source: str | None = None,
+        limit: int | None = None,
+        progress: Progress | None = None,
     ) -> list[EventRecord]:
-        """Events received since ``since``, newest first; one source or all."""
+        """Events received since ``since``, newest first; one source or all. With a
+        ``limit``, reading stops once the newest ``limit`` are certain."""
         start = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
         if source is not None:
             items = self._query_index(
                 "by_source", "gsi1pk", f"SOURCE#{source}", "gsi1sk", start, limit
             )
         else:
-            items = self._by_time("EVENT", since, limit)
+            items = self._by_time("EVENT", since, limit, progress)
         events = sorted((_event(i) for i in items), key=lambda e: e.received_at, reverse=True)
         return events[:limit] if limit else events
 
-    def attempts_since(self, since: float) -> list[AttemptRecord]:
-        return [_attempt(i) for i in self._by_time("ATTEMPT", since, None)]
+    def attempts_since(self, since: float, progress: Progress | None = None) -> list[AttemptRecord]:
+        return [_attempt(i) for i in self._by_time("ATTEMPT", since, None, progress)]
 
-    def _by_time(self, kind: str, since: float, limit: int | None) -> list[dict[str, Any]]:
+    def _by_time(
+        self, kind: str, since: float, limit: int | None, progress: Progress | None
+    ) -> list[dict[str, Any]]:
+        """Day partitions newest first: once a day brings the count to ``limit``, older days
+        can only hold older items."""
         start = datetime.fromtimestamp(since, UTC)
-        now = datetime.now(UTC)
-        day = start.date()
+        today = datetime.now(UTC).date()
+        days = (today - start.date()).days + 1
         items: list[dict[str, Any]] = []
-        while day <= now.date():
+        for back in range(days):
+            day = today - timedelta(days=back)
             for shard in range(TIME_SHARDS):
                 items += self._query_index(
                     "by_time",
@@ -346,7 +360,10 @@ class DynamoEventStore:
                     start.isoformat(timespec="milliseconds"),
                     limit,
                 )
-            day += timedelta(days=1)
+            if progress is not None:
+                progress(back + 1, days)
+            if limit and len(items) >= limit:
+                break
         return items
 
     def _query_index(
@@ -404,7 +421,6 @@ def time_keys(kind: str, at: float, item_id: str) -> dict[str, str]:
 def event_item(event: EventRecord, expires_at: int) -> dict[str, Any]:
     received = datetime.fromtimestamp(event.received_at, UTC).isoformat(timespec="milliseconds")
     values = event.model_dump(mode="python", exclude_none=True)
-    values["status"] = str(event.status)
     return {
         "pk": event_pk(event.id),
         "sk": "EVENT",

@@ -17,16 +17,15 @@ if TYPE_CHECKING:
 
 
 class S3BodyStore:
-    """Takes a client, or a factory called on first use (most events never need S3)."""
+    """Takes a factory for its client, called on first use: most events never need S3."""
 
-    def __init__(self, client: S3Client | Callable[[], S3Client], bucket: str) -> None:
-        self._client_or_factory = client
+    def __init__(self, client: Callable[[], S3Client], bucket: str) -> None:
+        self._make_client = client
         self._bucket = bucket
 
     @functools.cached_property
     def _client(self) -> S3Client:
-        source = self._client_or_factory
-        return source() if callable(source) else source
+        return self._make_client()
 
     def put(self, key: str, body: bytes, content_type: str) -> BodyPointer:
         full_key = BODY_PREFIX + key

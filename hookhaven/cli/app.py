@@ -25,7 +25,6 @@ from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
 from hookhaven.aws.sqs import SqsDeliveryQueue
 from hookhaven.cli import dlq
 from hookhaven.cli.target import CliError, Target, explain
-from hookhaven.dispatch import is_reserved_header
 from hookhaven.durations import format_duration, parse_duration
 from hookhaven.ids import new_subscription_id
 from hookhaven.models import (
@@ -38,6 +37,7 @@ from hookhaven.models import (
     Source,
     SourceKind,
     Subscription,
+    is_reserved_header,
 )
 from hookhaven.ports import StorageUnavailable
 from hookhaven.signatures import (

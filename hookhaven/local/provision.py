@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hookhaven.resources import (
     CONFIG_TABLE,
     EVENTS_TABLE,
+    Resources,
     TableShape,
     dead_letter_queue,
     deliveries_queue,
@@ -28,25 +29,6 @@ class LocalNames:
     deliveries_queue: str = "hookhaven-deliveries"
     dead_letter_queue: str = "hookhaven-dlq"
     bodies_bucket: str = "hookhaven-bodies"
-
-
-@dataclass(frozen=True)
-class Provisioned:
-    config_table: str
-    events_table: str
-    deliveries_queue_url: str
-    dead_letter_queue_url: str
-    bodies_bucket: str
-
-    def environment(self) -> dict[str, str]:
-        """The ``HOOKHAVEN_*`` names a function reads its resources from."""
-        return {
-            "HOOKHAVEN_CONFIG_TABLE": self.config_table,
-            "HOOKHAVEN_EVENTS_TABLE": self.events_table,
-            "HOOKHAVEN_DELIVERIES_QUEUE_URL": self.deliveries_queue_url,
-            "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": self.dead_letter_queue_url,
-            "HOOKHAVEN_BODIES_BUCKET": self.bodies_bucket,
-        }
 
 
 def create_table(client: DynamoDBClient, name: str, shape: TableShape) -> None:
@@ -94,7 +76,7 @@ def provision(
     s3: S3Client,
     tunables: Tunables,
     names: LocalNames | None = None,
-) -> Provisioned:
+) -> Resources:
     names = names or LocalNames()
     create_table(dynamodb, names.config_table, CONFIG_TABLE)
     create_table(dynamodb, names.events_table, EVENTS_TABLE)
@@ -122,7 +104,7 @@ def provision(
             Bucket=names.bodies_bucket,
             CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
         )
-    return Provisioned(
+    return Resources(
         config_table=names.config_table,
         events_table=names.events_table,
         deliveries_queue_url=queue_url,

@@ -1,18 +1,15 @@
 """The whole relay on one machine: moto server, the ingest API, and the dispatcher poller.
 
-The receiver and dispatcher are the same handler modules Lambda runs, imported
-with the local resources in their environment. The emulator holds the stack's
-tables, queues (same redrive policy) and bucket, created from the shapes the
-CDK constructs use.
+The receiver and dispatcher are the same handlers Lambda runs, built through
+``hookhaven.wiring`` with the local resources and clients pointed at the emulator.
+The emulator holds the stack's tables, queues (same redrive policy) and bucket,
+created from the shapes the CDK constructs use.
 """
 
 from __future__ import annotations
 
 import errno
-import importlib
-import importlib.util
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -20,17 +17,21 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from hookhaven.aws import clients
+from hookhaven import wiring
 from hookhaven.local.api import LocalApi
 from hookhaven.local.chaos import FlakyClient
 from hookhaven.local.poller import QueuePoller
-from hookhaven.local.provision import Provisioned, provision
+from hookhaven.local.provision import provision
+from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
+
+if TYPE_CHECKING:
+    from functions.dispatcher import DispatcherFunction
+    from functions.receiver import ReceiverFunction
 
 LOCAL_REGION = "us-east-1"
 #: --fast-retries: five attempts within about ten seconds, to watch retries and the DLQ.
@@ -97,16 +98,17 @@ class LocalStack:
         self.aws_failure_rate = aws_failure_rate
         self.verbose = verbose
         self.say = say
-        self.resources: Provisioned | None = None
+        self.resources: Resources | None = None
         self.api: LocalApi | None = None
-        self.receiver: ModuleType | None = None
-        self.dispatcher: ModuleType | None = None
-        #: One dispatcher module per poller, ``dispatcher`` first.
-        self.dispatchers: list[ModuleType] = []
+        self.receiver: ReceiverFunction | None = None
+        #: One dispatcher per poller: each its own execution environment.
+        self.dispatchers: list[DispatcherFunction] = []
+        #: The clients that fail on purpose (chaos), to count what they injected.
+        self.flaky: list[FlakyClient] = []
         self._moto: Any = None
         self._stop = threading.Event()
-        self._saved_environment: dict[str, str | None] = {}
         self._threads: list[threading.Thread] = []
+        self._restore: list[Callable[[], None]] = []
 
     @property
     def aws_url(self) -> str:
@@ -117,6 +119,8 @@ class LocalStack:
         return f"http://127.0.0.1:{self.api_port}"
 
     def start(self) -> LocalStack:
+        from functions import dispatcher, receiver
+
         ensure_free(self.aws_port, "--aws-port")
         ensure_free(self.api_port, "--api-port")
         # The emulator runs in its own process: it gets the second core instead of
@@ -137,7 +141,6 @@ class LocalStack:
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._wait_for_emulator()
-        self._set_environment(self._environment())
         session = local_session()
         self.resources = provision(
             dynamodb=session.client("dynamodb", endpoint_url=self.aws_url),
@@ -145,33 +148,47 @@ class LocalStack:
             s3=session.client("s3", endpoint_url=self.aws_url),
             tunables=self.tunables,
         )
-        self._set_environment(self.resources.environment())
+        settings = wiring.FunctionSettings.of(self.tunables, self.resources, allow_loopback=True)
+        for function_logger in (receiver.logger, dispatcher.logger):
+            self._quiet_logs(function_logger)
+        if not self.verbose:
+            for function_metrics in (receiver.metrics, dispatcher.metrics):
+                self._quiet_metrics(function_metrics)
+
+        receiving = self._clients(wiring.RECEIVER_CLIENT_CONFIG)
         if self.aws_failure_rate:
             rate = self.aws_failure_rate
-            with clients.wrapping(lambda client: FlakyClient(client, rate)):
-                self.receiver = _fresh("functions.receiver")
-        else:
-            self.receiver = _fresh("functions.receiver")
-        self.dispatcher = _fresh("functions.dispatcher")
+
+            def flaky(client: Any) -> FlakyClient:
+                self.flaky.append(FlakyClient(client, rate))
+                return self.flaky[-1]
+
+            receiving = receiving.wrapped(flaky)
+        self.receiver = receiver.ReceiverFunction(wiring.build_receiver(settings, receiving))
         # Lambda runs one invocation at a time in an execution environment, and concurrent
-        # batches in separate ones. So does each poller here: its own copy of the dispatcher
-        # module (its own batch processor, thread pool and clients). One module shared by
-        # concurrent pollers would mix their batches' results and delete retried messages.
-        dispatchers = [self.dispatcher]
-        dispatchers += [_instance("functions.dispatcher") for _ in range(1, self.pollers)]
-        self.dispatchers = dispatchers
-        if not self.verbose:
-            for module in (self.receiver, *dispatchers):
-                _quiet_metrics(module.metrics)
+        # batches in separate ones. So does each poller here: its own dispatcher (batch
+        # processor, thread pool and clients). One shared by concurrent pollers would mix
+        # their batches' results and delete retried messages.
+        self.dispatchers = [
+            dispatcher.DispatcherFunction(
+                wiring.build_dispatcher(
+                    settings, self._clients(wiring.dispatcher_client_config(settings))
+                ),
+                concurrency=settings.delivery_concurrency,
+            )
+            for _ in range(self.pollers)
+        ]
         self.api = LocalApi(
-            self.receiver.handler, port=self.api_port, max_body_bytes=self.tunables.max_body_bytes
+            self.receiver.handler,
+            port=self.api_port,
+            max_body_bytes=self.tunables.max_body_bytes,
         ).start()
         sqs = session.client("sqs", endpoint_url=self.aws_url)
-        for index, dispatcher in enumerate(dispatchers):
+        for index, function in enumerate(self.dispatchers):
             poller = QueuePoller(
                 sqs,
                 self.resources.deliveries_queue_url,
-                dispatcher.handler,
+                function.handler,
                 batch_size=self.tunables.batch_size,
                 wait_seconds=1,
             )
@@ -182,21 +199,20 @@ class LocalStack:
             self._threads.append(thread)
         return self
 
-    def _environment(self) -> dict[str, str]:
-        return {
-            "AWS_ACCESS_KEY_ID": "hookhaven-local",
-            "AWS_SECRET_ACCESS_KEY": "hookhaven-local",
-            "AWS_DEFAULT_REGION": LOCAL_REGION,
-            "AWS_REGION": LOCAL_REGION,
-            "HOOKHAVEN_AWS_ENDPOINT_URL": self.aws_url,
-            "HOOKHAVEN_ALLOW_LOOPBACK": "true",
-            "POWERTOOLS_SERVICE_NAME": self.tunables.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "INFO" if self.verbose else "WARNING",
-            "POWERTOOLS_METRICS_DISABLED": "false" if self.verbose else "true",
-            **self.tunables.function_environment(),
-        }
+    def _clients(self, config: Any) -> wiring.AwsClients:
+        return wiring.AwsClients.create(config, session=local_session(), endpoint_url=self.aws_url)
+
+    def _quiet_logs(self, logger: Any) -> None:
+        """The functions log at WARNING locally (INFO with --verbose); put back at stop."""
+        level = logger.log_level
+        logger.setLevel("INFO" if self.verbose else "WARNING")
+        self._restore.append(lambda: logger.setLevel(level))
+
+    def _quiet_metrics(self, metrics: Any) -> None:
+        """Drop the EMF lines CloudWatch would collect; locally they only flood the console."""
+        provider = metrics.provider
+        provider.flush_metrics = lambda *args, **kwargs: provider.clear_metrics()
+        self._restore.append(lambda: provider.__dict__.pop("flush_metrics", None))
 
     def _wait_for_emulator(self, timeout: float = 30) -> None:
         deadline = time.time() + timeout
@@ -213,13 +229,6 @@ class LocalStack:
                 time.sleep(0.1)
         raise RuntimeError(f"the AWS emulator did not start on port {self.aws_port}")
 
-    def _set_environment(self, values: dict[str, str]) -> None:
-        # The handlers read their settings from the environment, as in Lambda; stop() puts
-        # back what was there before, so an in-process stack leaves no trace.
-        for name, value in values.items():
-            self._saved_environment.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
-
     def _poll(self, poller: QueuePoller) -> None:
         while not self._stop.is_set():
             try:
@@ -234,9 +243,11 @@ class LocalStack:
                 self.say(f"dispatcher raised; the batch stays queued: {result.error!r}")
 
     def stop(self) -> None:
+        """Pollers first (each finishes its batch), then the API, then the emulator: nothing
+        is left talking to an emulator that is gone."""
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join()
         if self.api is not None:
             self.api.stop()
         if self._moto is not None:
@@ -245,12 +256,8 @@ class LocalStack:
                 self._moto.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._moto.kill()
-        for name, value in self._saved_environment.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        self._saved_environment.clear()
+        while self._restore:
+            self._restore.pop()()
 
 
 def _die_with_parent() -> None:
@@ -260,24 +267,3 @@ def _die_with_parent() -> None:
 
     pr_set_pdeathsig = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _quiet_metrics(metrics: Any) -> None:
-    """Drop the EMF lines CloudWatch would collect; locally they only flood the console."""
-    provider = getattr(metrics, "provider", metrics)
-    provider.flush_metrics = lambda *args, **kwargs: provider.clear_metrics()
-
-
-def _fresh(name: str) -> ModuleType:
-    module = importlib.import_module(name)
-    return importlib.reload(module)
-
-
-def _instance(name: str) -> ModuleType:
-    """One more execution environment of a function: its module run again, as a new object."""
-    spec = importlib.util.find_spec(name)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -65,13 +65,9 @@ class Delivery(Construct):
             timeout_seconds=tunables.dispatcher_timeout_seconds,
             memory_mb=tunables.dispatcher_memory_mb,
             description="hookhaven dispatcher: signs and delivers queued events to subscribers",
-            environment={
-                "HOOKHAVEN_CONFIG_TABLE": storage.config_table.table_name,
-                "HOOKHAVEN_EVENTS_TABLE": storage.events_table.table_name,
-                "HOOKHAVEN_BODIES_BUCKET": storage.bodies_bucket.bucket_name,
-                "HOOKHAVEN_DELIVERIES_QUEUE_URL": self.deliveries_queue.queue_url,
-                "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
-            },
+            resources=storage.resources(
+                deliveries_queue=self.deliveries_queue, dead_letter_queue=self.dead_letter_queue
+            ),
         )
         # The ESM's maximum concurrency, not reserved concurrency, caps how hard the
         # dispatcher can hit subscribers: excess batches wait in the queue instead of

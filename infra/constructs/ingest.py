@@ -69,13 +69,9 @@ class Ingest(Construct):
             timeout_seconds=tunables.receiver_timeout_seconds,
             memory_mb=tunables.receiver_memory_mb,
             description="hookhaven receiver: verifies, keeps and fans out incoming webhooks",
-            environment={
-                "HOOKHAVEN_CONFIG_TABLE": storage.config_table.table_name,
-                "HOOKHAVEN_EVENTS_TABLE": storage.events_table.table_name,
-                "HOOKHAVEN_BODIES_BUCKET": storage.bodies_bucket.bucket_name,
-                "HOOKHAVEN_DELIVERIES_QUEUE_URL": deliveries_queue.queue_url,
-                "HOOKHAVEN_DEAD_LETTER_QUEUE_URL": dead_letter_queue.queue_url,
-            },
+            resources=storage.resources(
+                deliveries_queue=deliveries_queue, dead_letter_queue=dead_letter_queue
+            ),
         )
         storage.config_table.grant_read_data(self.receiver)
         # Events and dedupe records are written, and a half-done event is deleted again.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from hookhaven import telemetry
+from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
 
 #: The newest Python runtime aws-cdk-lib offers; cdk-nag's L1 rule checks it stays so.
@@ -24,7 +24,7 @@ def python_function(
     tunables: Tunables,
     timeout_seconds: int,
     memory_mb: int,
-    environment: Mapping[str, str],
+    resources: Resources,
     description: str,
 ) -> lambda_.Function:
     """A function on arm64 with Powertools configured, X-Ray active and logs kept for a while."""
@@ -48,13 +48,13 @@ def python_function(
         log_group=log_group,
         environment={
             "POWERTOOLS_SERVICE_NAME": tunables.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": "HookHaven",
+            "POWERTOOLS_METRICS_NAMESPACE": telemetry.NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": tunables.log_level,
             "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             # hookhaven uses no pydantic plugins: skip scanning every installed distribution.
             "PYDANTIC_DISABLE_PLUGINS": "__all__",
             **tunables.function_environment(),
-            **environment,
+            **resources.to_env(),
         },
     )
 

@@ -6,9 +6,17 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from hookhaven.resources import BODY_PREFIX, CONFIG_TABLE, EVENTS_TABLE, Key, TableShape
+from hookhaven.resources import (
+    BODY_PREFIX,
+    CONFIG_TABLE,
+    EVENTS_TABLE,
+    Key,
+    Resources,
+    TableShape,
+)
 from hookhaven.tunables import Tunables
 
 _ATTRIBUTE_TYPES = {
@@ -73,6 +81,18 @@ class Storage(Construct):
                 )
             ],
             removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def resources(
+        self, *, deliveries_queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
+    ) -> Resources:
+        """The names the functions find this stack's state by."""
+        return Resources(
+            config_table=self.config_table.table_name,
+            events_table=self.events_table.table_name,
+            deliveries_queue_url=deliveries_queue.queue_url,
+            dead_letter_queue_url=dead_letter_queue.queue_url,
+            bodies_bucket=self.bodies_bucket.bucket_name,
         )
 
     def grant_body_writes(self, grantee: iam.IGrantable) -> None:

@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 
 from hookhaven.cli.app import app
 from hookhaven.local.stack import LocalStack, project_tunables
+from tests.conftest import function_logs
 from tests.subscribers import Reply, Subscriber
 
 SOURCE = "bookhaven"
@@ -175,11 +176,15 @@ def _post(stack: LocalStack, body: bytes, headers: dict[str, str]) -> tuple[int,
 
 
 def run(stack: LocalStack, events: int, *, seed: int = 20261128, workers: int = 8) -> ChaosResult:
-    result = ChaosResult(events=events)
     logs = io.StringIO()
-    for module in (stack.receiver, stack.dispatcher):
-        assert module is not None
-        module.logger.registered_handler.setStream(logs)
+    with function_logs(logs):
+        return _run(stack, events, logs, seed=seed, workers=workers)
+
+
+def _run(
+    stack: LocalStack, events: int, logs: io.StringIO, *, seed: int, workers: int
+) -> ChaosResult:
+    result = ChaosResult(events=events)
     source = cli("sources", "add", SOURCE, "--kind", "standard")
     result.secrets.add(source["secret"])
     behaviours = {name: Misbehaving(seed + i) for i, name in enumerate(SUBSCRIBERS)}
@@ -269,14 +274,7 @@ def run(stack: LocalStack, events: int, *, seed: int = 20261128, workers: int = 
         default=lambda value: value.decode("utf-8", "replace"),  # binary attributes
     )
     result.cli_output = _read_only_commands(result)
-    assert stack.receiver is not None
-    result.injected_aws_failures = sum(
-        getattr(client, "injected", 0)
-        for client in (
-            stack.receiver.receiver._events._client,
-            stack.receiver.receiver._queue._client,
-        )
-    )
+    result.injected_aws_failures = sum(client.injected for client in stack.flaky)
     return result
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import socket
 from collections.abc import Iterator
 
 import pytest
 
 from hookhaven.local.stack import LocalStack, project_tunables
+from tests.conftest import function_logs
 
 
 def free_port() -> int:
@@ -28,11 +28,9 @@ def stack() -> Iterator[LocalStack]:
     )
     local.start()
     # The functions log to stdout; here that is the CLI's stdout under test, so keep them apart.
-    for module in (local.receiver, local.dispatcher):
-        assert module is not None
-        module.logger.registered_handler.setStream(io.StringIO())
     mp.setenv("HOOKHAVEN_ENDPOINT_URL", local.aws_url)
     mp.setenv("AWS_ENDPOINT_URL", local.aws_url)
-    yield local
+    with function_logs():
+        yield local
     local.stop()
     mp.undo()

@@ -52,7 +52,7 @@ http = json.loads(sys.argv[2])
 received = functions.receiver.handler(http, Context())
 # Take the queued delivery the way the SQS event source mapping would, and dispatch it.
 import boto3, os
-sqs_client = boto3.client("sqs", endpoint_url=os.environ["HOOKHAVEN_AWS_ENDPOINT_URL"])
+sqs_client = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 messages = sqs_client.receive_message(
     QueueUrl=os.environ["HOOKHAVEN_DELIVERIES_QUEUE_URL"], AttributeNames=["All"]
 )["Messages"]
@@ -151,12 +151,12 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
         "standard",
         time.time(),
     )
-    asset = build_asset(tmp_path / "build", target=HOST)
+    asset = build_asset(tmp_path / "build", platform=HOST)
     environment = {
         "PATH": os.environ["PATH"],
         **FUNCTION_ENVIRONMENT,
-        **resources.environment(),
-        "HOOKHAVEN_AWS_ENDPOINT_URL": moto_server,
+        **resources.to_env(),
+        "AWS_ENDPOINT_URL": moto_server,  # every client of the handlers, as boto3 reads it
         "HOOKHAVEN_ALLOW_LOOPBACK": "true",  # the subscriber listens on 127.0.0.1
     }
     result = subprocess.run(

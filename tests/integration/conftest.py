@@ -1,18 +1,27 @@
-"""Handlers in process under moto's ``mock_aws``, with the stack's resources provisioned."""
+"""Handlers in process under moto's ``mock_aws``, with the stack's resources provisioned.
+
+The functions are built as the local stack builds them (``hookhaven.wiring``), around
+the mocked resources: a test changes a setting by overriding the ``tunables`` fixture or
+by building its own function with ``make_receiver``/``make_dispatcher``.
+"""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
-from types import ModuleType
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from hookhaven.local.provision import Provisioned, provision
+from functions.dispatcher import DispatcherFunction
+from functions.receiver import ReceiverFunction
+from hookhaven import wiring
+from hookhaven.dispatch import Poster
+from hookhaven.local.provision import provision
+from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
-from tests.conftest import FUNCTION_ENVIRONMENT
+from tests.conftest import AWS_ENVIRONMENT
 
 
 @pytest.fixture
@@ -22,38 +31,60 @@ def tunables() -> Tunables:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tunables: Tunables) -> Iterator[Provisioned]:
-    for name, value in FUNCTION_ENVIRONMENT.items():
+def aws(monkeypatch: pytest.MonkeyPatch, tunables: Tunables) -> Iterator[Resources]:
+    for name, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    for name, value in tunables.function_environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("HOOKHAVEN_AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        resources = provision(
+        yield provision(
             dynamodb=boto3.client("dynamodb"),
             sqs=boto3.client("sqs"),
             s3=boto3.client("s3"),
             tunables=tunables,
         )
-        for name, value in resources.environment().items():
-            monkeypatch.setenv(name, value)
-        yield resources
+
+
+def function_settings(
+    tunables: Tunables, aws: Resources, *, allow_loopback: bool = False, **changes: Any
+) -> wiring.FunctionSettings:
+    """The function's settings; sources and subscriptions are read afresh on every request."""
+    changed = tunables.model_copy(update={"source_cache_seconds": 0, **changes})
+    return wiring.FunctionSettings.of(changed, aws, allow_loopback=allow_loopback)
 
 
 @pytest.fixture
-def receiver_module(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """``functions.receiver`` freshly imported against the mocked resources."""
-    monkeypatch.setenv("HOOKHAVEN_SOURCE_CACHE_SECONDS", "0")
-    import functions.receiver
+def make_receiver(aws: Resources, tunables: Tunables) -> Callable[..., ReceiverFunction]:
+    """``make_receiver(max_body_bytes=2048)``: a receiver with changed settings."""
 
-    return importlib.reload(functions.receiver)
+    def make(**changes: Any) -> ReceiverFunction:
+        settings = function_settings(tunables, aws, **changes)
+        clients = wiring.AwsClients.create(wiring.RECEIVER_CLIENT_CONFIG)
+        return ReceiverFunction(wiring.build_receiver(settings, clients))
+
+    return make
 
 
 @pytest.fixture
-def dispatcher_module(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """``functions.dispatcher`` against the mocked resources, allowed to reach loopback."""
-    monkeypatch.setenv("HOOKHAVEN_SOURCE_CACHE_SECONDS", "0")
-    monkeypatch.setenv("HOOKHAVEN_ALLOW_LOOPBACK", "true")
-    import functions.dispatcher
+def receiver_function(make_receiver: Callable[..., ReceiverFunction]) -> ReceiverFunction:
+    """The receiver handler against the mocked resources."""
+    return make_receiver()
 
-    return importlib.reload(functions.dispatcher)
+
+@pytest.fixture
+def make_dispatcher(aws: Resources, tunables: Tunables) -> Callable[..., DispatcherFunction]:
+    """``make_dispatcher(allow_loopback=False, sender=...)``: a dispatcher of its own."""
+
+    def make(
+        *, allow_loopback: bool = True, sender: Poster | None = None, **changes: Any
+    ) -> DispatcherFunction:
+        settings = function_settings(tunables, aws, allow_loopback=allow_loopback, **changes)
+        clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings))
+        dispatcher = wiring.build_dispatcher(settings, clients, sender=sender)
+        return DispatcherFunction(dispatcher, concurrency=settings.delivery_concurrency)
+
+    return make
+
+
+@pytest.fixture
+def dispatcher_function(make_dispatcher: Callable[..., DispatcherFunction]) -> DispatcherFunction:
+    """The dispatcher handler against the mocked resources, allowed to reach loopback."""
+    return make_dispatcher()

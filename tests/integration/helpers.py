@@ -10,7 +10,6 @@ import boto3
 from hookhaven.aws.dynamodb import DynamoConfigStore
 from hookhaven.aws.sqs import SqsDeliveryQueue
 from hookhaven.ids import new_event_id, new_subscription_id
-from hookhaven.local.provision import Provisioned
 from hookhaven.models import (
     DeliveryMessage,
     FieldRef,
@@ -20,6 +19,7 @@ from hookhaven.models import (
     SourceKind,
     Subscription,
 )
+from hookhaven.resources import Resources
 from hookhaven.signatures import new_standard_secret
 from tests.providers import SECRETS
 
@@ -31,11 +31,11 @@ COURIER = HmacOptions(
 )
 
 
-def config(aws: Provisioned) -> DynamoConfigStore:
+def config(aws: Resources) -> DynamoConfigStore:
     return DynamoConfigStore(boto3.client("dynamodb"), aws.config_table)
 
 
-def add_source(aws: Provisioned, name: str, kind: str, *secrets: str) -> Source:
+def add_source(aws: Resources, name: str, kind: str, *secrets: str) -> Source:
     now = time.time()
     source = Source(
         name=name,
@@ -50,7 +50,7 @@ def add_source(aws: Provisioned, name: str, kind: str, *secrets: str) -> Source:
 
 
 def add_subscription(
-    aws: Provisioned,
+    aws: Resources,
     *,
     source: str = "*",
     types: tuple[str, ...] = ("*",),
@@ -78,7 +78,7 @@ def add_subscription(
 
 
 def enqueue(
-    aws: Provisioned,
+    aws: Resources,
     subscription: Subscription,
     body: bytes = b'{"type":"order.created","data":{"order":"BH-1001"}}',
     **fields: Any,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import json
 import socket
@@ -20,20 +19,27 @@ from moto.server import ThreadedMotoServer
 from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner
 
+from functions.dispatcher import DispatcherFunction
+from functions.receiver import ReceiverFunction
+from hookhaven import wiring
 from hookhaven.aws.dynamodb import DynamoConfigStore
 from hookhaven.cli.app import app
 from hookhaven.local.api import LocalApi
 from hookhaven.local.poller import QueuePoller
-from hookhaven.local.provision import Provisioned, provision
+from hookhaven.local.provision import provision
 from hookhaven.models import DeliveryMessage
+from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
 from hookhaven.verification import InboundRequest, InvalidSignature, verify
-from tests.conftest import FUNCTION_ENVIRONMENT
+from tests.conftest import AWS_ENVIRONMENT, function_logs
 from tests.integration.helpers import queue_depth
 from tests.subscribers import Reply, Subscriber
 from tests.unit.test_ssrf import BLOCKED_URLS, PUBLIC_URLS
 
 REGION = "us-east-1"
+TUNABLES = Tunables.from_context(
+    {"retry_schedule": ["0s", "1s", "1s"], "retry_jitter": 0, "source_cache_seconds": 0}
+)
 
 
 def free_port() -> int:
@@ -52,28 +58,22 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def env(moto_url, monkeypatch, tmp_path) -> Provisioned:
+def env(moto_url, monkeypatch, tmp_path) -> Resources:
     reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")  # noqa: S310
     urllib.request.urlopen(reset).read()  # noqa: S310
-    for name, value in FUNCTION_ENVIRONMENT.items():
+    for name, value in AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("HOOKHAVEN_ENDPOINT_URL", moto_url)
-    monkeypatch.setenv("HOOKHAVEN_AWS_ENDPOINT_URL", moto_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)  # every plain boto3 client in this test
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    tunables = Tunables.from_context({"retry_schedule": ["0s", "1s", "1s"], "retry_jitter": 0})
-    for name, value in tunables.function_environment().items():
-        monkeypatch.setenv(name, value)
     resources = provision(
         dynamodb=boto3.client("dynamodb", endpoint_url=moto_url),
         sqs=boto3.client("sqs", endpoint_url=moto_url),
         s3=boto3.client("s3", endpoint_url=moto_url),
-        tunables=tunables,
+        tunables=TUNABLES,
     )
-    for name, value in resources.environment().items():
-        monkeypatch.setenv(name, value)
     return resources
 
 
@@ -307,21 +307,20 @@ def test_subscription_rotation_signs_with_both_secrets_during_the_overlap(env):
 # --- send, events, replay ----------------------------------------------------------------
 
 
-@pytest.fixture
-def local_api(env) -> Iterator[str]:
-    import functions.receiver
+def settings(env: Resources) -> wiring.FunctionSettings:
+    return wiring.FunctionSettings.of(TUNABLES, env, allow_loopback=True)
 
-    module = importlib.reload(functions.receiver)
+
+@pytest.fixture
+def local_api(env, moto_url) -> Iterator[str]:
+    clients = wiring.AwsClients.create(wiring.RECEIVER_CLIENT_CONFIG, endpoint_url=moto_url)
+    function = ReceiverFunction(wiring.build_receiver(settings(env), clients))
 
     def quiet(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        # The receiver logs to stdout; in this process that is the CLI's stdout under test.
-        with contextlib.redirect_stdout(io.StringIO()):
-            handler = module.logger.registered_handler
-            stream = handler.setStream(sys.stdout)
-            try:
-                return module.handler(event, context)
-            finally:
-                handler.setStream(stream)
+        # The receiver logs and prints its metrics to stdout; in this process that is the
+        # CLI's stdout under test.
+        with contextlib.redirect_stdout(io.StringIO()), function_logs():
+            return function.handler(event, context)
 
     api = LocalApi(quiet, port=0, max_body_bytes=5 * 1024 * 1024).start()
     yield api.url
@@ -329,13 +328,12 @@ def local_api(env) -> Iterator[str]:
 
 
 @pytest.fixture
-def dispatch(env, monkeypatch) -> Any:
-    monkeypatch.setenv("HOOKHAVEN_ALLOW_LOOPBACK", "true")
-    import functions.dispatcher
-
-    module = importlib.reload(functions.dispatcher)
+def dispatch(env, moto_url) -> Any:
+    config = wiring.dispatcher_client_config(TUNABLES)
+    clients = wiring.AwsClients.create(config, endpoint_url=moto_url)
+    function = DispatcherFunction(wiring.build_dispatcher(settings(env), clients), concurrency=4)
     return QueuePoller(
-        boto3.client("sqs"), env.deliveries_queue_url, module.handler, wait_seconds=0
+        boto3.client("sqs"), env.deliveries_queue_url, function.handler, wait_seconds=0
     ).poll_once
 
 
@@ -613,7 +611,7 @@ def test_status_reports_queues_and_the_last_hour(env, local_api, dispatch):
     assert "dead-letter queue: 2 message(s)" in cli("status").stdout
 
 
-def deployed_stack(env: Provisioned, moto_url: str, name: str) -> None:
+def deployed_stack(env: Resources, moto_url: str, name: str) -> None:
     """A CloudFormation stack whose outputs name the emulator's resources, as cdk deploy's."""
     outputs = {
         "ConfigTableName": env.config_table,

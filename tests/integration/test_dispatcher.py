@@ -21,6 +21,7 @@ from hookhaven.models import AttemptOutcome, BodyPointer
 from hookhaven.resources import BODY_PREFIX
 from hookhaven.signatures import standard_signature
 from hookhaven.tunables import Tunables
+from tests.conftest import FakeLambdaContext, function_logs
 from tests.integration.helpers import add_subscription, config, enqueue, queue_depth
 from tests.subscribers import Reply, Subscriber
 
@@ -34,9 +35,9 @@ def tunables() -> Tunables:
 
 
 @pytest.fixture
-def poll(aws, dispatcher_module):
+def poll(aws, dispatcher_function):
     poller = QueuePoller(
-        boto3.client("sqs"), aws.deliveries_queue_url, dispatcher_module.handler, wait_seconds=0
+        boto3.client("sqs"), aws.deliveries_queue_url, dispatcher_function.handler, wait_seconds=0
     )
     return poller.poll_once
 
@@ -139,10 +140,10 @@ class RecordingSqs:
     ids=["honoured", "capped-at-twice-scheduled", "never-sooner-than-scheduled", "unparseable"],
 )
 def test_429_retry_after_sets_the_visibility_within_bounds(
-    aws, poll, dispatcher_module, retry_after, expected
+    aws, poll, dispatcher_function, retry_after, expected
 ):
-    recording = RecordingSqs(dispatcher_module.dispatcher._queue._client)
-    dispatcher_module.dispatcher._queue._client = recording
+    recording = RecordingSqs(dispatcher_function.dispatcher._queue._client)
+    dispatcher_function.dispatcher._queue._client = recording
     with Subscriber(lambda n: Reply(429, headers={"Retry-After": retry_after})) as busy:
         enqueue(aws, add_subscription(aws, url=busy.url))
         poll()
@@ -251,15 +252,19 @@ def test_an_internal_address_is_blocked_at_delivery_and_retried(aws, poll):
 
 
 def test_the_dispatcher_refuses_the_loopback_setting_inside_lambda(aws, monkeypatch):
-    import importlib
-
     import functions.dispatcher
     from hookhaven.tunables import ConfigurationError
 
+    for name, value in aws.to_env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("HOOKHAVEN_ALLOW_LOOPBACK", "true")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "HookHaven-Dispatcher")
-    with pytest.raises(ConfigurationError, match="local stack only"):
-        importlib.reload(functions.dispatcher)
+    functions.dispatcher.deployed.cache_clear()
+    try:
+        with pytest.raises(ConfigurationError, match="local stack only"):
+            functions.dispatcher.handler({"Records": []}, FakeLambdaContext())  # type: ignore[arg-type]
+    finally:
+        functions.dispatcher.deployed.cache_clear()
 
 
 def test_a_redirect_is_not_followed_and_retries_on_schedule(aws, poll):
@@ -273,7 +278,9 @@ def test_a_redirect_is_not_followed_and_retries_on_schedule(aws, poll):
     assert (attempt.status_code, attempt.error) == (302, "status_3xx")
 
 
-def test_receiver_to_dispatcher_end_to_end(aws, receiver_module, poll, load_event, lambda_context):
+def test_receiver_to_dispatcher_end_to_end(
+    aws, receiver_function, poll, load_event, lambda_context
+):
     from tests.integration.helpers import add_source
     from tests.providers import signed
 
@@ -281,7 +288,7 @@ def test_receiver_to_dispatcher_end_to_end(aws, receiver_module, poll, load_even
     with Subscriber() as inventory, Subscriber() as warehouse:
         subs = [add_subscription(aws, url=s.url, source="stripe") for s in (inventory, warehouse)]
         event = signed(load_event("http/stripe_payment_intent_succeeded"), "stripe", time.time())
-        response = receiver_module.handler(event, lambda_context)
+        response = receiver_function.handler(event, lambda_context)
         assert response["statusCode"] == 202
         event_id = json.loads(response["body"])["id"]
         assert poll().failed == set()
@@ -294,22 +301,17 @@ def test_receiver_to_dispatcher_end_to_end(aws, receiver_module, poll, load_even
 
 
 def test_logs_carry_ids_but_never_the_body_the_secret_or_the_signature(
-    aws, dispatcher_module, poll
+    aws, dispatcher_function, poll
 ):
-    import io
 
-    logger = dispatcher_module.logger
-    logger.setLevel("DEBUG")  # the most the dispatcher ever logs
-    stream = io.StringIO()
-    previous = logger.registered_handler.setStream(stream)
-    try:
-        with Subscriber(lambda n: Reply(500, body=b"BH-1001 failed")) as warehouse:
-            subscription = add_subscription(aws, url=warehouse.url)
-            message = enqueue(aws, subscription, b'{"order":"BH-1001","card":"4242"}')
-            poll()
-    finally:
-        logger.registered_handler.setStream(previous)
-        logger.setLevel("INFO")
+    # DEBUG: the most the dispatcher ever logs.
+    with (
+        function_logs(level="DEBUG") as stream,
+        Subscriber(lambda n: Reply(500, body=b"BH-1001 failed")) as warehouse,
+    ):
+        subscription = add_subscription(aws, url=warehouse.url)
+        message = enqueue(aws, subscription, b'{"order":"BH-1001","card":"4242"}')
+        poll()
     logs = stream.getvalue()
     (received,) = warehouse.received
     for secret in (
@@ -328,7 +330,7 @@ def test_logs_carry_ids_but_never_the_body_the_secret_or_the_signature(
     assert attempt["failure"] == "status_5xx"
 
 
-def test_a_dispatcher_crash_mid_batch_loses_nothing(aws, dispatcher_module, poll, monkeypatch):
+def test_a_dispatcher_crash_mid_batch_loses_nothing(aws, dispatcher_function, poll, monkeypatch):
     """The handler raises after delivering part of a batch, as a Lambda crash would: SQS
     keeps the whole batch, and the next receive finishes the job under the same ids."""
     sqs = boto3.client("sqs")
@@ -336,7 +338,7 @@ def test_a_dispatcher_crash_mid_batch_loses_nothing(aws, dispatcher_module, poll
     sqs.set_queue_attributes(
         QueueUrl=aws.deliveries_queue_url, Attributes={"VisibilityTimeout": "1"}
     )
-    observe, seen = dispatcher_module._observe, []
+    observe, seen = dispatcher_function.observe, []
 
     def crash_on_the_fourth(outcome):
         seen.append(outcome)
@@ -344,7 +346,7 @@ def test_a_dispatcher_crash_mid_batch_loses_nothing(aws, dispatcher_module, poll
             raise RuntimeError("injected: the dispatcher dies mid-batch")
         observe(outcome)
 
-    monkeypatch.setattr(dispatcher_module, "_observe", crash_on_the_fourth)
+    monkeypatch.setattr(dispatcher_function, "observe", crash_on_the_fourth)
     with Subscriber() as inventory:
         subscription = add_subscription(aws, url=inventory.url)
         sent = [enqueue(aws, subscription, f'{{"order":"BH-{i}"}}'.encode()) for i in range(8)]

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -23,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hookhaven.local.provision import Provisioned
+from functions.receiver import ReceiverFunction
+from hookhaven.resources import Resources
 from hookhaven.signatures import new_standard_secret
 from tests.integration.helpers import add_source, add_subscription
 from tests.providers import SECRETS, signature_headers
@@ -172,17 +172,14 @@ def requests(draw: st.DrawFn) -> Case:
 
 
 @pytest.fixture
-def receiver(aws: Provisioned, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.setenv("HOOKHAVEN_MAX_BODY_BYTES", str(MAX_BODY))
+def receiver(aws: Resources, make_receiver: Callable[..., ReceiverFunction]) -> ReceiverFunction:
     for kind, (_, source) in SAMPLES.items():
         add_source(aws, source, kind)
     add_subscription(aws)
-    import functions.receiver
-
-    return importlib.reload(functions.receiver)
+    return make_receiver(max_body_bytes=MAX_BODY)
 
 
-def footprint(aws: Provisioned) -> tuple[int, int]:
+def footprint(aws: Resources) -> tuple[int, int]:
     """Messages on the deliveries queue, items in the events table."""
     attributes = boto3.client("sqs").get_queue_attributes(
         QueueUrl=aws.deliveries_queue_url, AttributeNames=["ApproximateNumberOfMessages"]

@@ -85,7 +85,7 @@ def call(module: Any, event: dict[str, Any], context: Any) -> int:
 
 
 def test_receiver_emits_counts_by_outcome_and_rejections_by_reason(
-    aws, receiver_module, load_event, lambda_context, capsys
+    aws, receiver_function, load_event, lambda_context, capsys
 ):
     cold_start.is_cold_start = True  # this module was just loaded: a new container
     add_source(aws, "bookhaven", "standard")
@@ -101,10 +101,10 @@ def test_receiver_emits_counts_by_outcome_and_rejections_by_reason(
     not_base64 = {**event, "isBase64Encoded": True, "body": "not base64!"}
     capsys.readouterr()
 
-    assert [call(receiver_module, e, lambda_context) for e in (event, event)] == [202, 200]
-    assert call(receiver_module, forged, lambda_context) == 401
-    assert call(receiver_module, unknown, lambda_context) == 404
-    assert call(receiver_module, not_base64, lambda_context) == 400
+    assert [call(receiver_function, e, lambda_context) for e in (event, event)] == [202, 200]
+    assert call(receiver_function, forged, lambda_context) == 401
+    assert call(receiver_function, unknown, lambda_context) == 404
+    assert call(receiver_function, not_base64, lambda_context) == 400
 
     metrics = emitted(capsys.readouterr().out)
     assert_in_catalog(metrics)
@@ -119,21 +119,21 @@ def test_receiver_emits_counts_by_outcome_and_rejections_by_reason(
 
 
 def test_receiver_counts_oversized_bodies_and_bugs_as_rejections(
-    aws, receiver_module, load_event, lambda_context, capsys
+    aws, tunables, receiver_function, load_event, lambda_context, capsys
 ):
     add_source(aws, "bookhaven", "standard")
     big = load_event("http/standard_order_created")
-    limit = receiver_module.settings.max_body_bytes
+    limit = tunables.max_body_bytes
     big["body"] = json.dumps({"type": "order.created", "pad": "x" * limit})
     capsys.readouterr()
-    assert call(receiver_module, signed(big, "standard", time.time()), lambda_context) == 413
+    assert call(receiver_function, signed(big, "standard", time.time()), lambda_context) == 413
 
     def bug(*args: Any, **kwargs: Any) -> None:
         raise KeyError("bug")
 
-    receiver_module.receiver._directory.subscriptions_for = bug
+    receiver_function.receiver._directory.subscriptions_for = bug
     event = signed(load_event("http/standard_order_created"), "standard", time.time())
-    assert call(receiver_module, event, lambda_context) == 500
+    assert call(receiver_function, event, lambda_context) == 500
 
     metrics = emitted(capsys.readouterr().out)
     assert_in_catalog(metrics)
@@ -157,14 +157,14 @@ def closed_port() -> int:
 
 
 def test_dispatcher_emits_success_latency_and_failures_by_outcome_class(
-    aws, dispatcher_module, capsys
+    aws, dispatcher_function, capsys
 ):
     def hang(n: int) -> Reply:
         time.sleep(1.5)
         return Reply()
 
     poller = QueuePoller(
-        boto3.client("sqs"), aws.deliveries_queue_url, dispatcher_module.handler, wait_seconds=0
+        boto3.client("sqs"), aws.deliveries_queue_url, dispatcher_function.handler, wait_seconds=0
     )
     with (
         Subscriber() as ok,

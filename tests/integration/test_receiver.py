@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from hookhaven.models import (
 )
 from hookhaven.ports import DedupeKey
 from hookhaven.signatures import new_standard_secret
+from tests.conftest import function_logs
 from tests.integration import helpers
 from tests.integration.helpers import add_source
 from tests.providers import SECRETS, signed
@@ -62,7 +62,7 @@ def sample(load_event, kind: str, *, now: float | None = None) -> dict[str, Any]
 
 @pytest.mark.parametrize("kind", list(SAMPLES))
 def test_provider_request_is_accepted_and_fanned_out_once_per_matching_subscription(
-    kind, aws, receiver_module, load_event, lambda_context
+    kind, aws, receiver_function, load_event, lambda_context
 ):
     _, source, event_type = SAMPLES[kind]
     add_source(aws, source, kind)
@@ -76,7 +76,7 @@ def test_provider_request_is_accepted_and_fanned_out_once_per_matching_subscript
     add_subscription(aws, source=source, enabled=False)
 
     event = sample(load_event, kind)
-    status, body = call(receiver_module, event, lambda_context)
+    status, body = call(receiver_function, event, lambda_context)
 
     assert status == 202, body
     assert body["id"].startswith("evt_")
@@ -98,39 +98,39 @@ def test_provider_request_is_accepted_and_fanned_out_once_per_matching_subscript
 
 @pytest.mark.parametrize("kind", list(SAMPLES))
 def test_a_provider_retry_is_a_duplicate_and_enqueues_nothing(
-    kind, aws, receiver_module, load_event, lambda_context
+    kind, aws, receiver_function, load_event, lambda_context
 ):
     _, source, _ = SAMPLES[kind]
     add_source(aws, source, kind)
     add_subscription(aws)
-    status, first = call(receiver_module, sample(load_event, kind), lambda_context)
+    status, first = call(receiver_function, sample(load_event, kind), lambda_context)
     assert status == 202
     assert len(queued(aws)) == 1
     # Providers re-sign their retries with a fresh timestamp.
     status, again = call(
-        receiver_module, sample(load_event, kind, now=time.time() + 5), lambda_context
+        receiver_function, sample(load_event, kind, now=time.time() + 5), lambda_context
     )
     assert status == 200
     assert again == {"id": first["id"], "duplicate": True}
     assert queued(aws) == []
 
 
-def test_unknown_source_is_404(aws, receiver_module, load_event, lambda_context):
-    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+def test_unknown_source_is_404(aws, receiver_function, load_event, lambda_context):
+    status, body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 404
     assert body["error"] == "unknown_source"
     assert body["message"]
 
 
 def test_forged_signature_is_401_without_saying_why(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     add_subscription(aws)
     event = signed(
         load_event("http/standard_order_created"), "standard", time.time(), new_standard_secret()
     )
-    status, body = call(receiver_module, event, lambda_context)
+    status, body = call(receiver_function, event, lambda_context)
     assert status == 401
     assert body == {
         "error": "invalid_signature",
@@ -139,13 +139,8 @@ def test_forged_signature_is_401_without_saying_why(
     assert queued(aws) == []
 
 
-def test_body_over_the_limit_is_413(aws, monkeypatch, load_event, lambda_context):
-    monkeypatch.setenv("HOOKHAVEN_MAX_BODY_BYTES", "2048")
-    import importlib
-
-    import functions.receiver
-
-    module = importlib.reload(functions.receiver)
+def test_body_over_the_limit_is_413(aws, make_receiver, load_event, lambda_context):
+    module = make_receiver(max_body_bytes=2048)
     add_source(aws, "bookhaven", "standard")
     event = load_event("http/standard_order_created")
     event["body"] = json.dumps({"type": "order.created", "pad": "x" * 3000})
@@ -154,34 +149,34 @@ def test_body_over_the_limit_is_413(aws, monkeypatch, load_event, lambda_context
     assert body["error"] == "payload_too_large"
 
 
-def test_body_flagged_base64_that_is_not_is_400(aws, receiver_module, load_event, lambda_context):
+def test_body_flagged_base64_that_is_not_is_400(aws, receiver_function, load_event, lambda_context):
     add_source(aws, "bookhaven", "standard")
     event = sample(load_event, "standard")
     event["isBase64Encoded"] = True
     event["body"] = "this is not base64!"
-    status, body = call(receiver_module, event, lambda_context)
+    status, body = call(receiver_function, event, lambda_context)
     assert status == 400
     assert body["error"] == "bad_request"
 
 
 def test_authentic_stripe_request_without_an_event_id_is_400(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "stripe", "stripe")
     event = load_event("http/stripe_payment_intent_succeeded")
     event["body"] = json.dumps({"type": "charge.succeeded"})
-    status, body = call(receiver_module, signed(event, "stripe", time.time()), lambda_context)
+    status, body = call(receiver_function, signed(event, "stripe", time.time()), lambda_context)
     assert status == 400
     assert body["error"] == "bad_request"
 
 
 def test_slack_url_verification_answers_the_challenge_and_records_nothing(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "slack", "slack")
     add_subscription(aws)
     event = signed(load_event("http/slack_url_verification"), "slack", time.time())
-    response = receiver_module.handler(event, lambda_context)
+    response = receiver_function.handler(event, lambda_context)
     assert response["statusCode"] == 200
     assert response["body"] == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
     assert response["headers"]["Content-Type"].startswith("text/plain")
@@ -189,11 +184,11 @@ def test_slack_url_verification_answers_the_challenge_and_records_nothing(
 
 
 def test_event_matching_no_subscription_is_still_recorded(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     add_subscription(aws, types=("refund.*",))
-    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    status, body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 202
     assert queued(aws) == []
     record = DynamoEventStore(boto3.client("dynamodb"), aws.events_table).get_event(body["id"])
@@ -202,7 +197,7 @@ def test_event_matching_no_subscription_is_still_recorded(
 
 
 def test_binary_body_arrives_base64_and_is_kept_byte_for_byte(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "courier", "hmac")
     add_subscription(aws)
@@ -211,7 +206,7 @@ def test_binary_body_arrives_base64_and_is_kept_byte_for_byte(
     event["headers"]["content-type"] = "application/octet-stream"
     event["body"] = base64.b64encode(payload).decode()
     event["isBase64Encoded"] = True
-    status, body = call(receiver_module, signed(event, "hmac", time.time()), lambda_context)
+    status, body = call(receiver_function, signed(event, "hmac", time.time()), lambda_context)
     assert status == 202, body
     (message,) = queued(aws)
     assert message.inline_body() == payload
@@ -219,7 +214,7 @@ def test_binary_body_arrives_base64_and_is_kept_byte_for_byte(
 
 
 def test_large_body_goes_to_s3_and_the_message_carries_a_pointer(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     add_subscription(aws)
@@ -227,7 +222,7 @@ def test_large_body_goes_to_s3_and_the_message_carries_a_pointer(
     event = load_event("http/standard_order_created")
     event["body"] = json.dumps({"type": "order.created", "lines": ["x" * 100] * 1000})
     assert len(event["body"]) > 65536
-    status, _body = call(receiver_module, signed(event, "standard", time.time()), lambda_context)
+    status, _body = call(receiver_function, signed(event, "standard", time.time()), lambda_context)
     assert status == 202
     messages = queued(aws)
     assert len(messages) == 2
@@ -278,15 +273,15 @@ class FlakyQueueClient:
 
 
 def test_partial_enqueue_failure_is_503_and_the_retry_completes_without_doubles(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     subscriptions = {add_subscription(aws) for _ in range(3)}
-    queue = receiver_module.receiver._queue
+    queue = receiver_function.receiver._queue
     # Four calls: the first try and the adapter's three retries all fail.
     queue._client = FlakyQueueClient(queue._client, failures=4, mode="partial")
 
-    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    status, body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 503
     assert body["error"] == "unavailable"
     first = queued(aws)
@@ -295,7 +290,7 @@ def test_partial_enqueue_failure_is_503_and_the_retry_completes_without_doubles(
     assert events.get_event(first[0].event_id) is None  # not recorded as accepted
 
     status, body = call(
-        receiver_module, sample(load_event, "standard", now=time.time() + 1), lambda_context
+        receiver_function, sample(load_event, "standard", now=time.time() + 1), lambda_context
     )
     assert status == 202
     second = queued(aws)
@@ -307,31 +302,31 @@ def test_partial_enqueue_failure_is_503_and_the_retry_completes_without_doubles(
 
 
 def test_entries_that_fail_are_sent_again_before_answering(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     subscriptions = {add_subscription(aws) for _ in range(3)}
-    queue = receiver_module.receiver._queue
+    queue = receiver_function.receiver._queue
     queue._client = FlakyQueueClient(queue._client, failures=2, mode="partial")
-    status, _body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    status, _body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 202
     messages = queued(aws)
     assert sorted(m.subscription_id for m in messages) == sorted(subscriptions)
 
 
 def test_whole_batch_failure_then_retry_delivers_each_subscription_once(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     subscriptions = {add_subscription(aws) for _ in range(12)}  # two batches
-    queue = receiver_module.receiver._queue
+    queue = receiver_function.receiver._queue
     queue._client = FlakyQueueClient(queue._client, failures=100, mode="raise")
-    status, _ = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    status, _ = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 503
     assert queued(aws) == []
     queue._client.failures = 0
     status, body = call(
-        receiver_module, sample(load_event, "standard", now=time.time() + 1), lambda_context
+        receiver_function, sample(load_event, "standard", now=time.time() + 1), lambda_context
     )
     assert status == 202
     messages = queued(aws)
@@ -340,11 +335,11 @@ def test_whole_batch_failure_then_retry_delivers_each_subscription_once(
 
 
 def test_failure_to_record_the_event_is_503_and_the_claim_is_released(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
     add_subscription(aws)
-    events = receiver_module.receiver._events
+    events = receiver_function.receiver._events
     real_client = events._client
 
     class FailingTransactions:
@@ -357,7 +352,7 @@ def test_failure_to_record_the_event_is_503_and_the_claim_is_released(
             raise ClientError({"Error": {"Code": "InternalServerError"}}, "TransactWriteItems")
 
     events._client = FailingTransactions()
-    status, _ = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    status, _ = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 503
     dedupe = boto3.client("dynamodb").get_item(
         TableName=aws.events_table,
@@ -371,30 +366,23 @@ def test_failure_to_record_the_event_is_503_and_the_claim_is_released(
     assert len(first) == 1
 
     events._client = real_client
-    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    status, body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 202
     assert body["id"] == first[0].event_id
     assert queued(aws) == []  # the subscription already has its message
 
 
 def test_logs_never_carry_the_body_or_the_secret(
-    aws, receiver_module, load_event, lambda_context, capsys
+    aws, receiver_function, load_event, lambda_context, capsys
 ):
     add_source(aws, "bookhaven", "standard")
     add_subscription(aws)
     event = sample(load_event, "standard")
     # DEBUG: the most the functions ever log (the accepted line is DEBUG by default).
-    receiver_module.logger.setLevel("DEBUG")
-    handler = receiver_module.logger.registered_handler
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    try:
-        call(receiver_module, event, lambda_context)
+    with function_logs(level="DEBUG") as stream:
+        call(receiver_function, event, lambda_context)
         forged = signed(event, "standard", time.time(), new_standard_secret())
-        call(receiver_module, forged, lambda_context)
-    finally:
-        handler.setStream(previous)
-        receiver_module.logger.setLevel("INFO")
+        call(receiver_function, forged, lambda_context)
     logs = stream.getvalue() + capsys.readouterr().out
     assert '"event accepted"' in logs
     assert "BH-1001" not in logs
@@ -405,29 +393,29 @@ def test_logs_never_carry_the_body_or_the_secret(
 
 
 def test_other_methods_on_the_webhook_path_are_405(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     event = sample(load_event, "standard")
     event["requestContext"]["http"]["method"] = "GET"
     event["routeKey"] = "$default"
-    status, body = call(receiver_module, event, lambda_context)
+    status, body = call(receiver_function, event, lambda_context)
     assert status == 405
     assert body["error"] == "method_not_allowed"
 
 
 def test_a_bug_is_a_json_500_and_nothing_is_accepted(
-    aws, receiver_module, load_event, lambda_context
+    aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, "bookhaven", "standard")
 
     def explode(*args, **kwargs):
         raise KeyError("bug")
 
-    receiver_module.receiver._directory.subscriptions_for = explode
-    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    receiver_function.receiver._directory.subscriptions_for = explode
+    status, body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 500
     assert body["error"] == "internal_error"
     assert queued(aws) == []
-    del receiver_module.receiver._directory.subscriptions_for  # the bug is fixed
-    status, body = call(receiver_module, sample(load_event, "standard"), lambda_context)
+    del receiver_function.receiver._directory.subscriptions_for  # the bug is fixed
+    status, body = call(receiver_function, sample(load_event, "standard"), lambda_context)
     assert status == 202  # the provider's retry is not blocked by the failed attempt

@@ -26,16 +26,16 @@ def captured(load_event, kind: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", TIMESTAMPED + UNTIMESTAMPED)
 def test_a_replay_within_the_tolerance_is_a_duplicate(
-    kind, aws, receiver_module, load_event, lambda_context
+    kind, aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, SAMPLES[kind][1], kind)
     add_subscription(aws)
     request = captured(load_event, kind)
-    status, first = call(receiver_module, copy.deepcopy(request), lambda_context)
+    status, first = call(receiver_function, copy.deepcopy(request), lambda_context)
     assert status == 202
     assert len(queued(aws)) == 1
-    receiver_module.receiver._clock = lambda: time.time() + 240  # four minutes later
-    status, again = call(receiver_module, copy.deepcopy(request), lambda_context)
+    receiver_function.receiver._clock = lambda: time.time() + 240  # four minutes later
+    status, again = call(receiver_function, copy.deepcopy(request), lambda_context)
     assert (status, again) == (200, {"id": first["id"], "duplicate": True})
     assert queued(aws) == []
 
@@ -43,16 +43,16 @@ def test_a_replay_within_the_tolerance_is_a_duplicate(
 @pytest.mark.parametrize("kind", TIMESTAMPED)
 @pytest.mark.parametrize("accepted_first", [True, False])
 def test_a_replay_after_the_tolerance_is_rejected(
-    kind, accepted_first, aws, receiver_module, load_event, lambda_context
+    kind, accepted_first, aws, receiver_function, load_event, lambda_context
 ):
     add_source(aws, SAMPLES[kind][1], kind)
     add_subscription(aws)
     request = captured(load_event, kind)
     if accepted_first:
-        assert call(receiver_module, copy.deepcopy(request), lambda_context)[0] == 202
+        assert call(receiver_function, copy.deepcopy(request), lambda_context)[0] == 202
         queued(aws)
-    receiver_module.receiver._clock = lambda: time.time() + 301
-    status, body = call(receiver_module, copy.deepcopy(request), lambda_context)
+    receiver_function.receiver._clock = lambda: time.time() + 301
+    status, body = call(receiver_function, copy.deepcopy(request), lambda_context)
     assert status == 401
     assert body["error"] == "invalid_signature"
     assert queued(aws) == []
@@ -60,16 +60,16 @@ def test_a_replay_after_the_tolerance_is_rejected(
 
 @pytest.mark.parametrize("kind", UNTIMESTAMPED)
 def test_without_a_signed_timestamp_the_dedupe_window_stops_a_late_replay(
-    kind, aws, receiver_module, load_event, lambda_context
+    kind, aws, tunables, receiver_function, load_event, lambda_context
 ):
     add_source(aws, SAMPLES[kind][1], kind)
     add_subscription(aws)
     request = captured(load_event, kind)
-    status, first = call(receiver_module, copy.deepcopy(request), lambda_context)
+    status, first = call(receiver_function, copy.deepcopy(request), lambda_context)
     assert status == 202
     queued(aws)
-    window = receiver_module.settings.dedupe_window
-    receiver_module.receiver._clock = lambda: time.time() + window - 60
-    status, again = call(receiver_module, copy.deepcopy(request), lambda_context)
+    window = tunables.dedupe_window
+    receiver_function.receiver._clock = lambda: time.time() + window - 60
+    status, again = call(receiver_function, copy.deepcopy(request), lambda_context)
     assert (status, again) == (200, {"id": first["id"], "duplicate": True})
     assert queued(aws) == []

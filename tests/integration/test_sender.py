@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hookhaven.retry import OutcomeClass
+from hookhaven.retry import FailureClass
 from hookhaven.sender import RESPONSE_BODY_LIMIT, Sender
 from tests.subscribers import Reply, Subscriber
 
@@ -134,7 +134,7 @@ def test_a_certificate_for_another_name_fails_tls(tls_server):
     )
     result = sender.post(f"https://{other}:{port}/in", {}, b"x")
     assert result.status is None
-    assert result.error in (OutcomeClass.TLS, OutcomeClass.CONNECTION)
+    assert result.error in (FailureClass.TLS, FailureClass.CONNECTION)
 
 
 def test_connections_are_reused_across_deliveries():
@@ -159,7 +159,7 @@ def test_connection_refused_is_a_connection_error():
         url = closed.url
     result = Sender(timeout_seconds=2, allow_loopback=True).post(url, {}, b"{}")
     assert result.status is None
-    assert result.error is OutcomeClass.CONNECTION
+    assert result.error is FailureClass.CONNECTION
 
 
 def test_a_reset_is_a_connection_error():
@@ -184,4 +184,4 @@ def test_a_reset_is_a_connection_error():
     thread.join(timeout=5)
     listener.close()
     assert result.status is None
-    assert result.error is OutcomeClass.CONNECTION
+    assert result.error is FailureClass.CONNECTION

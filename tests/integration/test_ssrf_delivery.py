@@ -8,7 +8,6 @@ The suite's socket guard would fail the test on any connection that is not loopb
 
 from __future__ import annotations
 
-import importlib
 import socket
 
 import boto3
@@ -44,13 +43,8 @@ def tunables() -> Tunables:
 
 
 @pytest.fixture
-def deployed_dispatcher(aws, monkeypatch):
+def deployed_dispatcher(make_dispatcher):
     """The dispatcher as in Lambda: no loopback allowance; DNS answers from REBOUND."""
-    monkeypatch.delenv("HOOKHAVEN_ALLOW_LOOPBACK", raising=False)
-    import functions.dispatcher
-
-    module = importlib.reload(functions.dispatcher)
-    assert module.settings.allow_loopback is False
 
     def resolver(host: str, port: int) -> list[str]:
         if host in REBOUND:
@@ -58,8 +52,9 @@ def deployed_dispatcher(aws, monkeypatch):
         # Literal addresses in every notation, parsed as the system resolver would, no DNS.
         return [str(a[4][0]) for a in socket.getaddrinfo(host, port, flags=socket.AI_NUMERICHOST)]
 
-    module.dispatcher._sender = Sender(timeout_seconds=2, resolver=resolver)
-    return module
+    return make_dispatcher(
+        allow_loopback=False, sender=Sender(timeout_seconds=2, resolver=resolver)
+    )
 
 
 def test_internal_targets_are_refused_at_delivery_and_recorded(aws, deployed_dispatcher):

@@ -9,10 +9,10 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from hookhaven.aws import clients
 from hookhaven.aws.sqs import SqsDeliveryQueue
 from hookhaven.local.chaos import FlakyClient
 from hookhaven.models import DeliveryMessage
+from hookhaven.wiring import RECEIVER_CLIENT_CONFIG, AwsClients
 
 
 @pytest.fixture
@@ -79,10 +79,19 @@ def test_the_adapters_meet_injected_faults_as_aws_errors(sqs):
     assert queue.send([message]) == {"sub_1"}
 
 
-def test_clients_made_while_wrapping_are_wrapped_and_later_ones_are_not(sqs):
-    with clients.wrapping(lambda c: FlakyClient(c, 0.5)):
-        assert isinstance(clients.sqs(), FlakyClient)
-    assert not isinstance(clients.sqs(), FlakyClient)
+def test_wrapped_clients_are_flaky_and_the_originals_are_not():
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+    )
+    clients = AwsClients.create(
+        RECEIVER_CLIENT_CONFIG, session=session, endpoint_url="http://127.0.0.1:1"
+    )
+    flaky = clients.wrapped(lambda c: FlakyClient(c, 0.5))
+    assert isinstance(flaky.sqs, FlakyClient)
+    assert isinstance(flaky.dynamodb, FlakyClient)
+    assert isinstance(flaky.s3(), FlakyClient)
+    assert not isinstance(clients.sqs, FlakyClient)
+    assert not isinstance(clients.s3(), FlakyClient)
 
 
 def test_the_rate_must_leave_some_calls_standing():

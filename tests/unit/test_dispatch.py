@@ -12,7 +12,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from svix.webhooks import Webhook as SvixWebhook
 
-from hookhaven.dispatch import Dispatcher, QueuedDelivery, Result, SubscriptionCache
+from hookhaven.dispatch import Dispatcher, NotAttempted, QueuedDelivery, SubscriptionCache
 from hookhaven.memory import MemoryConfig
 from hookhaven.models import (
     AttemptOutcome,
@@ -23,7 +23,7 @@ from hookhaven.models import (
     Subscription,
 )
 from hookhaven.ports import StorageUnavailable
-from hookhaven.retry import OutcomeClass
+from hookhaven.retry import FailureClass
 from hookhaven.sender import SendResult
 from hookhaven.signatures import new_standard_secret
 from hookhaven.tunables import RuntimeTunables
@@ -157,7 +157,7 @@ def test_every_active_secret_signs_and_each_verifies_alone(world):
         sender=sender,
         settings=RuntimeTunables(),
     )
-    assert deliver(dispatcher).result is Result.DELIVERED
+    assert deliver(dispatcher).outcome is AttemptOutcome.DELIVERED
     _, headers, body = sender.sent[0]
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(old).verify(body, headers)
@@ -197,7 +197,7 @@ def test_delivery_headers_and_static_headers_that_cannot_override_them(world):
 def test_success_records_the_attempt_and_end_to_end_latency(world):
     _, attempts, queue, *_, dispatcher = world
     outcome = deliver(dispatcher)
-    assert outcome.result is Result.DELIVERED
+    assert outcome.outcome is AttemptOutcome.DELIVERED
     assert outcome.end_to_end_ms == pytest.approx(2000)
     assert queue.visibility == []
     (record,) = attempts.records
@@ -211,32 +211,32 @@ def test_success_records_the_attempt_and_end_to_end_latency(world):
 @pytest.mark.parametrize(
     ("status", "result", "failure"),
     [
-        (204, Result.DELIVERED, None),
-        (301, Result.RETRY, OutcomeClass.STATUS_3XX),
-        (400, Result.RETRY, OutcomeClass.STATUS_4XX),
-        (410, Result.GONE, OutcomeClass.STATUS_4XX),
-        (429, Result.RETRY, OutcomeClass.STATUS_4XX),
-        (500, Result.RETRY, OutcomeClass.STATUS_5XX),
-        (503, Result.RETRY, OutcomeClass.STATUS_5XX),
+        (204, AttemptOutcome.DELIVERED, None),
+        (301, AttemptOutcome.RETRYING, FailureClass.STATUS_3XX),
+        (400, AttemptOutcome.RETRYING, FailureClass.STATUS_4XX),
+        (410, AttemptOutcome.GONE, FailureClass.STATUS_4XX),
+        (429, AttemptOutcome.RETRYING, FailureClass.STATUS_4XX),
+        (500, AttemptOutcome.RETRYING, FailureClass.STATUS_5XX),
+        (503, AttemptOutcome.RETRYING, FailureClass.STATUS_5XX),
     ],
 )
 def test_status_outcomes(world, status, result, failure):
     *_, sender, dispatcher = world
     sender.result = SendResult(status=status, latency_ms=5)
     outcome = deliver(dispatcher)
-    assert (outcome.result, outcome.failure) == (result, failure)
-    assert outcome.result.keeps_message == (result is Result.RETRY)
+    assert (outcome.outcome, outcome.failure) == (result, failure)
+    assert outcome.keeps_message == (result is AttemptOutcome.RETRYING)
 
 
 @pytest.mark.parametrize(
     "error",
-    [OutcomeClass.TIMEOUT, OutcomeClass.CONNECTION, OutcomeClass.DNS, OutcomeClass.SSRF_BLOCKED],
+    [FailureClass.TIMEOUT, FailureClass.CONNECTION, FailureClass.DNS, FailureClass.SSRF_BLOCKED],
 )
 def test_transport_failures_retry_on_the_schedule(world, error):
     _, attempts, queue, _, sender, dispatcher = world
     sender.result = SendResult(status=None, latency_ms=3, error=error, error_detail="boom")
     outcome = deliver(dispatcher, attempt=2)
-    assert outcome.result is Result.RETRY
+    assert outcome.outcome is AttemptOutcome.RETRYING
     assert queue.visibility == [("rh-1", 300)]
     assert attempts.records[0].error == str(error)
     assert attempts.records[0].next_attempt_at == NOW + 300
@@ -260,8 +260,8 @@ def test_the_last_attempt_is_exhausted_and_released_at_once_for_the_dlq(world):
     _, attempts, queue, _, sender, dispatcher = world
     sender.result = SendResult(status=500, latency_ms=1)
     outcome = deliver(dispatcher, attempt=3)
-    assert outcome.result is Result.EXHAUSTED
-    assert outcome.result.keeps_message
+    assert outcome.outcome is AttemptOutcome.EXHAUSTED
+    assert outcome.keeps_message
     assert queue.visibility == [("rh-1", 0)]
     assert attempts.records[0].outcome is AttemptOutcome.EXHAUSTED
 
@@ -269,7 +269,7 @@ def test_the_last_attempt_is_exhausted_and_released_at_once_for_the_dlq(world):
 def test_410_disables_with_a_reason(world):
     config, attempts, _, _, sender, dispatcher = world
     sender.result = SendResult(status=410, latency_ms=1)
-    assert deliver(dispatcher).result is Result.GONE
+    assert deliver(dispatcher).outcome is AttemptOutcome.GONE
     stored = config.subscriptions["sub_1"]
     assert stored.enabled is False
     assert stored.status_reason is not None
@@ -280,7 +280,7 @@ def test_410_disables_with_a_reason(world):
 def test_disabled_subscription_is_dropped_without_a_request(world):
     config, attempts, _, _, sender, dispatcher = world
     config.subscriptions["sub_1"] = subscription(enabled=False, status_reason="paused by ops")
-    assert deliver(dispatcher).result is Result.DROPPED
+    assert deliver(dispatcher).outcome is AttemptOutcome.DROPPED
     assert sender.sent == []
     assert attempts.records[0].reason == "subscription disabled: paused by ops"
 
@@ -288,8 +288,8 @@ def test_disabled_subscription_is_dropped_without_a_request(world):
 def test_malformed_message_is_parked_with_its_reason(world):
     _, _, queue, _, sender, dispatcher = world
     outcome = deliver(dispatcher, body='{"event_id": 1}')
-    assert outcome.result is Result.DEAD_LETTERED
-    assert not outcome.result.keeps_message
+    assert outcome.outcome is NotAttempted.MALFORMED
+    assert not outcome.keeps_message
     assert queue.dead[0][0] == '{"event_id": 1}'
     assert "malformed" in queue.dead[0][1]
     assert sender.sent == []
@@ -307,15 +307,15 @@ def test_storage_failure_for_the_body_retries_on_the_schedule(world):
     *_, sender, dispatcher = world
     pointer = {"bucket": "b", "key": "bodies/missing"}
     outcome = deliver(dispatcher, body=message(body_b64=None, body_ref=pointer, body_size=1))
-    assert outcome.result is Result.RETRY
-    assert outcome.failure is OutcomeClass.STORAGE
+    assert outcome.outcome is AttemptOutcome.RETRYING
+    assert outcome.failure is FailureClass.STORAGE
     assert sender.sent == []
 
 
 def test_a_lost_attempt_record_does_not_undo_a_delivery(world):
     _, attempts, *_, dispatcher = world
     attempts.fail = True
-    assert deliver(dispatcher).result is Result.DELIVERED
+    assert deliver(dispatcher).outcome is AttemptOutcome.DELIVERED
 
 
 def test_a_subscription_newer_than_the_cache_is_delivered_not_dropped(world):
@@ -329,9 +329,12 @@ def test_a_subscription_newer_than_the_cache_is_delivered_not_dropped(world):
         settings=RuntimeTunables(),
         clock=lambda: NOW,
     )
-    assert deliver(dispatcher).result is Result.DELIVERED  # loads the cache
+    assert deliver(dispatcher).outcome is AttemptOutcome.DELIVERED  # loads the cache
     config.subscriptions["sub_new"] = subscription(id="sub_new")
     outcome = deliver(dispatcher, body=message(subscription_id="sub_new"))
-    assert outcome.result is Result.DELIVERED
+    assert outcome.outcome is AttemptOutcome.DELIVERED
     del config.subscriptions["sub_new"]
-    assert deliver(dispatcher, body=message(subscription_id="sub_gone")).result is Result.DROPPED
+    assert (
+        deliver(dispatcher, body=message(subscription_id="sub_gone")).outcome
+        is AttemptOutcome.DROPPED
+    )

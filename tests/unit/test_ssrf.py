@@ -11,7 +11,7 @@ from hookhaven.ssrf import (
     check_url,
     checked_addresses,
     is_public,
-    parse_target,
+    parse_endpoint,
     system_resolver,
 )
 
@@ -124,7 +124,7 @@ def test_names_resolving_to_internal_addresses_are_refused(host, answers):
 
 
 def test_a_name_with_only_public_answers_passes_and_all_are_returned():
-    target = parse_target("https://hooks.bookhaven.example/in", allow_http=False)
+    target = parse_endpoint("https://hooks.bookhaven.example/in", allow_http=False)
     answers = ["93.184.215.14", "2606:4700:4700::1111"]
     assert checked_addresses(target, resolver=fake_dns({target.host: answers})) == answers
 
@@ -153,7 +153,7 @@ def test_global_unicast_is_public(text):
 
 
 def test_host_and_path_survive_parsing():
-    target = parse_target("https://Hooks.BookHaven.example.:8443/in/orders?x=1", allow_http=False)
+    target = parse_endpoint("https://Hooks.BookHaven.example.:8443/in/orders?x=1", allow_http=False)
     assert (target.host, target.port, target.path) == (
         "hooks.bookhaven.example",
         8443,

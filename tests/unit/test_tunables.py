@@ -1,15 +1,12 @@
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from hookhaven.resources import deliveries_queue, max_receive_count
-from hookhaven.tunables import (
-    DEFAULT_RETRY_SCHEDULE,
-    ConfigurationError,
-    FunctionSettings,
-    Tunables,
-)
+from hookhaven.resources import Resources, deliveries_queue, max_receive_count
+from hookhaven.tunables import DEFAULT_RETRY_SCHEDULE, ConfigurationError, Tunables
+from hookhaven.wiring import FunctionSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +93,7 @@ def test_function_environment_round_trips_into_function_settings(monkeypatch):
     assert settings.retry_schedule == (0, 10, 3600)
     assert settings.dedupe_window == 86400
     assert settings.retry_jitter == 0.1
-    assert settings.config_table == "config_table"
+    assert settings.resources.config_table == "config_table"
 
 
 def test_function_settings_name_a_missing_variable(monkeypatch):
@@ -111,4 +108,25 @@ def test_oldest_message_alarm_must_not_fire_on_healthy_early_retries():
         Tunables.from_context({"retry_schedule": ["0s", "1m", "1h"]})
     Tunables.from_context(
         {"retry_schedule": ["0s", "1m", "1h"], "oldest_message_alarm_seconds": "2h"}
+    )
+
+
+def test_resource_names_round_trip_through_the_environment_and_the_stack_outputs():
+    resources = Resources(
+        config_table="config",
+        events_table="events",
+        deliveries_queue_url="http://q/deliveries",
+        dead_letter_queue_url="http://q/dlq",
+        bodies_bucket="bodies",
+    )
+    assert resources.to_env()["HOOKHAVEN_DEAD_LETTER_QUEUE_URL"] == "http://q/dlq"
+    assert Resources.from_env(resources.to_env()) == resources
+    outputs = {Resources.OUTPUTS[name]: value for name, value in asdict(resources).items()}
+    assert Resources.from_outputs(outputs) == resources
+    settings = FunctionSettings.of(Tunables(retry_schedule=(0, 5)), resources)
+    assert (
+        FunctionSettings.from_environ(
+            {**Tunables(retry_schedule=(0, 5)).function_environment(), **resources.to_env()}
+        )
+        == settings
     )
