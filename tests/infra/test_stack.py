@@ -300,6 +300,27 @@ def test_alarm_topic_refuses_plain_http(template):
     )
 
 
+def test_only_this_stacks_alarms_may_publish_to_the_alarm_topic(template):
+    """enforce_ssl's topic policy replaces SNS's default one; without an Allow for
+    CloudWatch, alarms fire and nobody is told (re:Post cloudwatch-receive-sns-for-alarm-trigger).
+    """
+    (topic,) = resources(template, "AWS::SNS::Topic")
+    policy = only(template, "AWS::SNS::TopicPolicy")["Properties"]
+    assert policy["Topics"] == [{"Ref": topic}]
+    allows = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    (allow,) = allows
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Action"] == "sns:Publish"
+    assert allow["Resource"] == {"Ref": topic}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arn = json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":cloudwatch:" in source_arn
+    assert ":alarm:HookHaven-*" in source_arn
+    # Every alarm's ARN falls under that pattern: its name starts with the stack's.
+    for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmName"].startswith("HookHaven-")
+
+
 def test_dashboard_exists(template):
     only(template, "AWS::CloudWatch::Dashboard", {"DashboardName": "HookHaven-relay"})
 
