@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The development environment's lock (make lock writes it).
+LOCK := constraints.txt
 NODE_STAMP := node_modules/.installed
 CDK := node_modules/.bin/cdk
 
@@ -16,7 +18,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint typecheck synth bootstrap deploy diff bench asset clean help
+.PHONY: dev test lint typecheck synth bootstrap deploy diff bench asset clean help lock
 
 help:
 	@echo "make dev     run hookhaven locally (AWS emulator, API, dispatcher)"
@@ -25,12 +27,36 @@ help:
 	@echo "make bootstrap  prepare an AWS account and region for CDK (once)"
 	@echo "make deploy  deploy the stack with your AWS credentials (cdk deploy)"
 	@echo "make bench   run the benchmarks"
+	@echo "make lock    regenerate the development lock (constraints.txt), then run make test"
 
-$(STAMP): pyproject.toml infra/lambda-requirements.txt
+# The development environment is installed from the lock, so every machine and CI run the
+# versions the tests passed with (the emulator's moto patches fit one moto only).
+$(STAMP): pyproject.toml infra/lambda-requirements.txt $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,infra]' -c infra/lambda-requirements.txt
+	$(PY) -m pip install --quiet --upgrade pip -c $(LOCK)
+	$(PY) -m pip install --quiet -e '.[dev,infra,local]' -c $(LOCK) -c infra/lambda-requirements.txt
 	@touch $@
+
+# Regenerate the lock: pyproject.toml's ranges resolved afresh, under the Lambda pins, in
+# a throwaway venv, then frozen (all but hookhaven itself). Then run `make test`.
+lock:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/python" -m pip install --quiet -e '.[dev,infra,local]' -c infra/lambda-requirements.txt; \
+	python=$$("$$tmp/venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	{ echo "# The development environment's lock: the exact version of every package that"; \
+	  echo "# make dev and make test install (pip install -e '.[dev,infra,local]' -c $(LOCK)"; \
+	  echo "# -c infra/lambda-requirements.txt), so every machine and CI test the same versions."; \
+	  echo "# Made by make lock, with Python $$python: a fresh venv, that install without this"; \
+	  echo "# file, then pip freeze --all --exclude-editable (less setuptools and wheel)."; \
+	  echo "# Do not edit by hand: change pyproject.toml, run make lock, then make test."; \
+	  echo "# moto and werkzeug must match hookhaven/local/emulator/compat.py's PINNED."; \
+	  "$$tmp/venv/bin/python" -m pip freeze --all --exclude-editable \
+	    --exclude hookhaven --exclude setuptools --exclude wheel; \
+	} > "$$tmp/lock"; \
+	mv "$$tmp/lock" $(LOCK)
+	@echo "wrote $(LOCK); now run make test"
 
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: Node.js 18+ and npm are needed for the CDK CLI" >&2; exit 1; }
