@@ -24,6 +24,7 @@ import boto3
 from hookhaven import wiring
 from hookhaven.local.api import LocalApi
 from hookhaven.local.chaos import FlakyClient
+from hookhaven.local.emulator import compat
 from hookhaven.local.poller import QueuePoller
 from hookhaven.local.provision import provision
 from hookhaven.resources import Resources
@@ -121,6 +122,11 @@ class LocalStack:
     def start(self) -> LocalStack:
         from functions import dispatcher, receiver
 
+        compat.require_moto()  # one line saying what to install, before anything starts
+        compatibility = compat.check(targets=False)
+        if not compatibility.ok:
+            # The emulator says so too, but on a stderr nobody sees.
+            self.say(compatibility.message)
         ensure_free(self.aws_port, "--aws-port")
         ensure_free(self.api_port, "--api-port")
         # The emulator runs in its own process: it gets the second core instead of
@@ -220,7 +226,7 @@ class LocalStack:
             if self._moto.poll() is not None:
                 raise RuntimeError(
                     f"the AWS emulator (moto) exited with status {self._moto.returncode}; "
-                    "is moto[server] installed? (make dev installs it)"
+                    "run it alone to see why: python -m hookhaven.local.emulator"
                 )
             try:
                 with socket.create_connection(("127.0.0.1", self.aws_port), timeout=0.5):

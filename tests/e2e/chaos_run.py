@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner
 
 from hookhaven.cli.app import app
-from hookhaven.local.stack import LocalStack, project_tunables
+from hookhaven.local.stack import LocalStack, local_session, project_tunables
 from tests.conftest import function_logs
 from tests.subscribers import Reply, Subscriber
 
@@ -246,7 +245,7 @@ def _run(
         result.drain_seconds = time.time() - started - result.post_seconds
 
         result.audit = cli("audit", "--since", "1h")
-        sqs = boto3.client("sqs", endpoint_url=stack.aws_url)
+        sqs = local_session().client("sqs", endpoint_url=stack.aws_url)
         assert stack.resources is not None
         attributes = sqs.get_queue_attributes(
             QueueUrl=stack.resources.dead_letter_queue_url,
@@ -262,7 +261,7 @@ def _run(
             result.signatures |= {r.headers["webhook-signature"] for r in subscriber.received}
             result.replies[name] = behaviours[name].replies
     result.logs = logs.getvalue()
-    dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws_url)
+    dynamodb = local_session().client("dynamodb", endpoint_url=stack.aws_url)
     result.records = json.dumps(
         [
             item
@@ -329,7 +328,7 @@ def _read_only_commands(result: ChaosResult) -> str:
 def _drain(stack: LocalStack, timeout: float = 600) -> None:
     """Until the deliveries queue is empty and stays empty (retries wait out of sight)."""
     assert stack.resources is not None
-    sqs = boto3.client("sqs", endpoint_url=stack.aws_url)
+    sqs = local_session().client("sqs", endpoint_url=stack.aws_url)
     names = [
         "ApproximateNumberOfMessages",
         "ApproximateNumberOfMessagesNotVisible",
