@@ -101,12 +101,12 @@ def audit(
     for event in events:
         for subscription_id in event.subscriptions:
             history = by_delivery.get((event.id, subscription_id), [])
-            delivery = _judge(event, subscription_id, history)
+            delivery = delivery_state(event, subscription_id, history)
             if delivery.state is DeliveryState.PENDING and recheck is not None:
                 if event.id not in rechecked:
                     rechecked[event.id] = recheck(event.id)
                 fresh = [a for a in rechecked[event.id] if a.subscription_id == subscription_id]
-                delivery = _judge(event, subscription_id, fresh)
+                delivery = delivery_state(event, subscription_id, fresh)
             deliveries.append(delivery)
 
     # SQS holds at most ``queued_messages`` of the pending ones; the rest are lost.
@@ -132,7 +132,15 @@ def audit(
     )
 
 
-def _judge(event: EventRecord, subscription_id: str, history: list[AttemptRecord]) -> Delivery:
+def delivery_state(
+    event: EventRecord, subscription_id: str, history: Sequence[AttemptRecord]
+) -> Delivery:
+    """What became of ``event`` for one subscription, judged by that delivery's attempts
+    alone: the one place a delivery's state is worked out (``audit`` and ``events show``).
+
+    It is never ``unaccounted``: only the audit, which also knows what the queue holds,
+    can tell that a pending delivery is lost.
+    """
     delivery = Delivery(
         event_id=event.id,
         subscription_id=subscription_id,
