@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hookhaven.models import BodyPointer, DeliveryMessage, EventRecord, Source, Subscription
-from hookhaven.ports import Claim, DedupeKey
+from hookhaven.models import (
+    AttemptRecord,
+    BodyPointer,
+    DeliveryMessage,
+    EventRecord,
+    Source,
+    Subscription,
+)
+from hookhaven.ports import Claim, DedupeKey, Progress
 
 
 @dataclass
@@ -25,6 +32,21 @@ class MemoryConfig:
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         return self.subscriptions.get(subscription_id)
 
+    def get_source(self, name: str) -> Source | None:
+        return self.sources.get(name)
+
+    def put_source(self, source: Source) -> None:
+        self.sources[source.name] = source
+
+    def put_subscription(self, subscription: Subscription) -> None:
+        self.subscriptions[subscription.id] = subscription
+
+    def delete_source(self, name: str) -> bool:
+        return self.sources.pop(name, None) is not None
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        return self.subscriptions.pop(subscription_id, None) is not None
+
 
 @dataclass
 class _DedupeRecord:
@@ -39,6 +61,7 @@ class _DedupeRecord:
 class MemoryEventStore:
     events: dict[str, EventRecord] = field(default_factory=dict)
     dedupe: dict[DedupeKey, _DedupeRecord] = field(default_factory=dict)
+    attempt_records: list[AttemptRecord] = field(default_factory=list)
 
     def claim(self, key: DedupeKey, event_id: str, *, now: float, window: int, lease: int) -> Claim:
         old = self.dedupe.get(key)
@@ -61,6 +84,41 @@ class MemoryEventStore:
         self.events[event.id] = event
         if key is not None:
             self.dedupe[key].status = "complete"
+
+    def record_attempt(self, attempt: AttemptRecord, *, expires_at: int = 0) -> None:
+        self.attempt_records.append(attempt)
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        return self.events.get(event_id)
+
+    def attempts(self, event_id: str, *, consistent: bool = False) -> list[AttemptRecord]:
+        return [a for a in self.attempt_records if a.event_id == event_id]
+
+    def events_since(
+        self,
+        since: float,
+        *,
+        source: str | None = None,
+        limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[EventRecord]:
+        found = sorted(
+            (
+                e
+                for e in self.events.values()
+                if e.received_at >= since and source in (None, e.source)
+            ),
+            key=lambda e: e.received_at,
+            reverse=True,
+        )
+        if progress is not None:
+            progress(1, 1)  # one "day": everything is in memory
+        return found[:limit] if limit else found
+
+    def attempts_since(self, since: float, progress: Progress | None = None) -> list[AttemptRecord]:
+        if progress is not None:
+            progress(1, 1)
+        return [a for a in self.attempt_records if a.at >= since]
 
 
 @dataclass

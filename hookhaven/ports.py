@@ -4,11 +4,19 @@ in-memory ones in ``hookhaven.memory``) implement these; the domain never import
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from hookhaven.models import BodyPointer, DeliveryMessage, EventRecord, Source, Subscription
+from hookhaven.models import (
+    AttemptRecord,
+    BodyPointer,
+    DeliveryMessage,
+    EventRecord,
+    Source,
+    Subscription,
+)
 
 #: Told ``(done, total)`` as a long read goes on (the CLI draws a progress bar with it).
 Progress = Callable[[int, int], None]
@@ -65,4 +73,125 @@ class BodyStore(Protocol):
 class DeliveryQueue(Protocol):
     def send(self, messages: Sequence[DeliveryMessage]) -> set[str]:
         """Enqueue every message; return the subscription ids whose message could not be sent."""
+        ...
+
+
+# --- what the operator's commands need (hookhaven.operations) ---------------------------
+
+
+class ConfigStore(ConfigReader, Protocol):
+    """Sources and subscriptions, read and changed one at a time."""
+
+    def get_source(self, name: str) -> Source | None: ...
+
+    def put_source(self, source: Source) -> None: ...
+
+    def delete_source(self, name: str) -> bool: ...
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    def put_subscription(self, subscription: Subscription) -> None: ...
+
+    def delete_subscription(self, subscription_id: str) -> bool: ...
+
+
+class EventReader(Protocol):
+    """Events and their attempts, as kept for ``events``, ``replay``, ``status`` and audit."""
+
+    def get_event(self, event_id: str) -> EventRecord | None: ...
+
+    def attempts(self, event_id: str, *, consistent: bool = False) -> list[AttemptRecord]: ...
+
+    def events_since(
+        self,
+        since: float,
+        *,
+        source: str | None = None,
+        limit: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[EventRecord]: ...
+
+    def attempts_since(
+        self, since: float, progress: Progress | None = None
+    ) -> list[AttemptRecord]: ...
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """A queue's approximate message counts."""
+
+    visible: int
+    in_flight: int  # received and not yet deleted, or waiting out a retry's backoff
+    delayed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+class QueueInspector(Protocol):
+    def depth(self) -> QueueDepth: ...
+
+
+class QueueAge(Protocol):
+    def oldest_message_age(self) -> int | None:
+        """Seconds the oldest message has waited; None when nobody knows."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One message in the dead-letter queue, as received (and released again)."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+    sent_at: float | None
+    reason: str | None
+
+    @property
+    def delivery(self) -> dict[str, Any] | None:
+        try:
+            parsed = json.loads(self.body)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+    @property
+    def subscription_id(self) -> str | None:
+        return self._field("subscription_id")
+
+    @property
+    def event_id(self) -> str | None:
+        return self._field("event_id")
+
+    def _field(self, name: str) -> str | None:
+        delivery = self.delivery
+        value = delivery.get(name) if delivery else None
+        return value if isinstance(value, str) else None
+
+
+@dataclass
+class RedriveReport:
+    matched: int = 0
+    moved: int = 0
+
+
+class DeadLetterQueue(Protocol):
+    def browse(
+        self, *, limit: int | None = None, matches: Callable[[DeadLetter], bool] = ...
+    ) -> list[DeadLetter]:
+        """Up to ``limit`` matching messages, left in the queue."""
+        ...
+
+    def redrive(
+        self,
+        *,
+        matches: Callable[[DeadLetter], bool] = ...,
+        maximum: int | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[int], None] = ...,
+    ) -> RedriveReport:
+        """Move matching messages back to the deliveries queue; ``on_progress(moved)``."""
         ...

@@ -1,16 +1,18 @@
-"""SQS adapter: fan-out onto the deliveries queue with SendMessageBatch."""
+"""SQS adapters: fan-out onto the deliveries queue with SendMessageBatch, the dispatcher's
+queue control, and queue depths for the operator."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hookhaven.models import DeliveryMessage
-from hookhaven.ports import StorageUnavailable
+from hookhaven.ports import QueueDepth, StorageUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -89,3 +91,36 @@ class SqsQueueControl:
             )
         except (ClientError, BotoCoreError) as error:
             raise StorageUnavailable("parking the message in the DLQ failed") from error
+
+
+@contextmanager
+def aws_call(what: str) -> Iterator[None]:
+    """AWS client failures become StorageUnavailable, their cause kept for the operator."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as error:
+        raise StorageUnavailable(f"{what} failed") from error
+
+
+class SqsQueueInspector:
+    """How many messages one queue holds (SQS's approximate counts)."""
+
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def depth(self) -> QueueDepth:
+        with aws_call("reading the queue's attributes"):
+            attributes = self._client.get_queue_attributes(
+                QueueUrl=self._queue_url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+        return QueueDepth(
+            visible=int(attributes.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+        )
