@@ -23,8 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = Path(__file__).resolve().parent / "lambda-requirements.txt"
-#: Parts of the library that only the CLI and the local stack use.
-CLI_ONLY = ("cli", "local")
+#: Parts of the library that only the CLI (and its operations) and the local stack use.
+CLI_ONLY = ("cli", "operations", "local")
 
 
 @dataclass(frozen=True)

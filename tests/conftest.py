@@ -16,6 +16,7 @@ import pytest
 
 from hookhaven import telemetry
 from hookhaven.resources import Resources
+from hookhaven.tunables import Tunables
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -68,6 +69,32 @@ def function_logs(
     finally:
         for step in reversed(undo):
             step()
+
+
+@pytest.fixture
+def tunables() -> Tunables:
+    """The stack's settings; a test module overrides this fixture to change them."""
+    return Tunables()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tunables: Tunables) -> Iterator[Resources]:
+    """The stack's tables, queues and bucket under moto's ``mock_aws``, in process: no
+    network, so unit tests may use it too."""
+    import boto3
+    from moto import mock_aws
+
+    from hookhaven.local.provision import provision
+
+    for name, value in AWS_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield provision(
+            dynamodb=boto3.client("dynamodb"),
+            sqs=boto3.client("sqs"),
+            s3=boto3.client("s3"),
+            tunables=tunables,
+        )
 
 
 @pytest.fixture(scope="session")

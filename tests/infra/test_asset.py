@@ -200,6 +200,7 @@ def test_asset_holds_functions_and_library_without_cli_only_parts(asset_dir):
     assert (asset_dir / "functions" / "dispatcher.py").is_file()
     assert (asset_dir / "hookhaven" / "tunables.py").is_file()
     assert not (asset_dir / "hookhaven" / "cli").exists()
+    assert not (asset_dir / "hookhaven" / "operations").exists()
     assert not (asset_dir / "hookhaven" / "local").exists()
     assert not list(asset_dir.rglob("__pycache__"))
     for provided in ("boto3", "botocore", "s3transfer"):

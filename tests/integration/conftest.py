@@ -1,46 +1,24 @@
 """Handlers in process under moto's ``mock_aws``, with the stack's resources provisioned.
 
 The functions are built as the local stack builds them (``hookhaven.wiring``), around
-the mocked resources: a test changes a setting by overriding the ``tunables`` fixture or
-by building its own function with ``make_receiver``/``make_dispatcher``.
+the mocked resources (the ``aws`` fixture, in tests/conftest.py): a test changes a setting
+by overriding the ``tunables`` fixture or by building its own function with
+``make_receiver``/``make_dispatcher``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from functions.dispatcher import DispatcherFunction
 from functions.receiver import ReceiverFunction
 from hookhaven import wiring
 from hookhaven.dispatch import Poster
-from hookhaven.local.provision import provision
 from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
-from tests.conftest import AWS_ENVIRONMENT
-
-
-@pytest.fixture
-def tunables() -> Tunables:
-    """The stack's settings; a test module overrides this fixture to change them."""
-    return Tunables()
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, tunables: Tunables) -> Iterator[Resources]:
-    for name, value in AWS_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield provision(
-            dynamodb=boto3.client("dynamodb"),
-            sqs=boto3.client("sqs"),
-            s3=boto3.client("s3"),
-            tunables=tunables,
-        )
 
 
 def function_settings(

@@ -1,0 +1,297 @@
+"""Sources and subscriptions: add, list, show, change, rotate their secrets, remove."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from hookhaven.ids import new_subscription_id
+from hookhaven.models import (
+    ANY_SOURCE,
+    FieldRef,
+    HmacOptions,
+    Secret,
+    Source,
+    SourceKind,
+    Subscription,
+    check_subscription_input,
+    rotated,
+)
+from hookhaven.operations import OperationError
+from hookhaven.ports import ConfigStore
+from hookhaven.signatures import is_standard_secret, new_standard_secret
+from hookhaven.ssrf import SsrfBlocked, check_url
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class HmacSettings:
+    """How an ``hmac`` source signs, as the operator gave it (validated by HmacOptions)."""
+
+    header: str = "x-signature"
+    algorithm: str = "sha256"
+    encoding: str = "hex"
+    prefix: str = ""
+    id_from: FieldRef | None = None
+    type_from: FieldRef | None = None
+
+
+@dataclass(frozen=True)
+class SourceAdded:
+    source: Source
+    generated_secret: str | None  # shown once: nobody can read it back
+
+
+@dataclass(frozen=True)
+class SubscriptionAdded:
+    subscription: Subscription
+    secret: str
+
+
+@dataclass(frozen=True)
+class SecretRotated:
+    name: str  # the source's name or the subscription's id
+    old_secret_expires_at: float
+    new_secret: str | None  # when generated here: shown once
+
+
+def _valid(model: type[M], what: str, **values: Any) -> M:
+    """The model, or one line naming what was wrong with the operator's input."""
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        message = problem["msg"].removeprefix("Value error, ")
+        field = " ".join(str(part) for part in problem["loc"])
+        if not field:
+            raise OperationError(f"bad {what}: {message}") from None
+        raise OperationError(f"bad {what} {field} {problem['input']!r}: {message}") from None
+
+
+def _standard_secret(kind: SourceKind, secret: str) -> None:
+    if kind == SourceKind.STANDARD and not is_standard_secret(secret):
+        raise OperationError("a standard source's secret is whsec_ followed by 24-64 base64 bytes")
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def add_source(
+    config: ConfigStore,
+    *,
+    name: str,
+    kind: SourceKind,
+    secret: str | None,
+    now: float,
+    hmac: HmacSettings | None = None,
+) -> SourceAdded:
+    """A new source. A standard one without ``secret`` gets a generated whsec_ secret."""
+    generated = None
+    if secret is None:
+        if kind != SourceKind.STANDARD:
+            raise OperationError(
+                f"a {kind} source needs the provider's secret: --secret or --secret-stdin"
+            )
+        secret = generated = new_standard_secret()
+    _standard_secret(kind, secret)
+    options = None
+    if kind == SourceKind.HMAC:
+        options = _valid(HmacOptions, "hmac", **vars(hmac or HmacSettings()))
+    source = _valid(
+        Source,
+        "source",
+        name=name,
+        kind=kind,
+        secrets=(Secret(value=secret, created_at=now),),
+        hmac=options,
+        created_at=now,
+        updated_at=now,
+    )
+    if config.get_source(name) is not None:
+        raise OperationError(
+            f"source {name} already exists (use `sources rotate-secret` to change it)"
+        )
+    config.put_source(source)
+    return SourceAdded(source, generated)
+
+
+def list_sources(config: ConfigStore) -> list[Source]:
+    return sorted(config.list_sources(), key=lambda s: s.name)
+
+
+def get_source(config: ConfigStore, name: str) -> Source:
+    source = config.get_source(name)
+    if source is None:
+        raise OperationError(f"no source named {name}")
+    return source
+
+
+def remove_source(config: ConfigStore, name: str) -> None:
+    if not config.delete_source(name):
+        raise OperationError(f"no source named {name}")
+
+
+def rotate_source_secret(
+    config: ConfigStore, name: str, *, secret: str | None, keep_old: int, now: float
+) -> SecretRotated:
+    """A new secret; the old ones are still accepted for ``keep_old`` seconds."""
+    source = get_source(config, name)
+    generated = None
+    if secret is None:
+        if source.kind != SourceKind.STANDARD:
+            raise OperationError(
+                f"a {source.kind} source's new secret comes from the provider: --secret"
+            )
+        secret = generated = new_standard_secret()
+    _standard_secret(source.kind, secret)
+    secrets = rotated(source.secrets, secret, now=now, keep_old=keep_old)
+    config.put_source(source.model_copy(update={"secrets": secrets, "updated_at": now}))
+    return SecretRotated(name, now + keep_old, generated)
+
+
+# --- subscriptions ---------------------------------------------------------------------
+
+
+def _check_url(url: str, allow_loopback: bool) -> None:
+    """The dispatcher's SSRF rules; ``allow_loopback`` (plain http too) against an emulator."""
+    try:
+        check_url(url, allow_http=allow_loopback, allow_loopback=allow_loopback)
+    except (SsrfBlocked, LookupError) as error:
+        raise OperationError(f"--url refused: {error}") from None
+
+
+def _check_input(
+    config: ConfigStore,
+    *,
+    source: str | None = None,
+    event_types: tuple[str, ...] | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    try:
+        check_subscription_input(source=source, event_types=event_types, headers=headers)
+    except ValueError as error:
+        raise OperationError(str(error)) from None
+    if source not in (None, ANY_SOURCE) and config.get_source(source) is None:
+        raise OperationError(f"no source named {source}")
+
+
+def add_subscription(
+    config: ConfigStore,
+    *,
+    url: str,
+    now: float,
+    allow_loopback: bool = False,
+    source: str | None = None,
+    event_types: tuple[str, ...] = ("*",),
+    description: str | None = None,
+    headers: dict[str, str] | None = None,
+    secret: str | None = None,
+) -> SubscriptionAdded:
+    """A new subscription, signing with ``secret`` (generated unless given)."""
+    _check_url(url, allow_loopback)
+    source = source or ANY_SOURCE
+    headers = headers or {}
+    _check_input(config, source=source, event_types=event_types, headers=headers)
+    secret = secret or new_standard_secret()
+    subscription = Subscription(
+        id=new_subscription_id(now),
+        source=source,
+        event_types=event_types,
+        url=url,
+        secrets=(Secret(value=secret, created_at=now),),
+        description=description,
+        headers=headers,
+        created_at=now,
+        updated_at=now,
+    )
+    config.put_subscription(subscription)
+    return SubscriptionAdded(subscription, secret)
+
+
+def list_subscriptions(config: ConfigStore, *, source: str | None = None) -> list[Subscription]:
+    """Every subscription, or those a source's events can reach (its own and every-source ones)."""
+    return sorted(
+        (
+            s
+            for s in config.list_subscriptions()
+            if source is None or s.source in (source, ANY_SOURCE)
+        ),
+        key=lambda s: s.id,
+    )
+
+
+def get_subscription(config: ConfigStore, subscription_id: str) -> Subscription:
+    subscription = config.get_subscription(subscription_id)
+    if subscription is None:
+        raise OperationError(f"no subscription with id {subscription_id}")
+    return subscription
+
+
+def update_subscription(
+    config: ConfigStore,
+    subscription_id: str,
+    *,
+    now: float,
+    allow_loopback: bool = False,
+    url: str | None = None,
+    source: str | None = None,
+    event_types: tuple[str, ...] | None = None,
+    description: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Subscription:
+    """Change what is given; the rest stays."""
+    subscription = get_subscription(config, subscription_id)
+    if url is not None:
+        _check_url(url, allow_loopback)
+    _check_input(config, source=source, event_types=event_types, headers=headers)
+    given = {
+        "url": url,
+        "source": source,
+        "event_types": event_types,
+        "description": description,
+        "headers": headers,
+    }
+    changes: dict[str, Any] = {field: value for field, value in given.items() if value is not None}
+    if not changes:
+        raise OperationError(
+            "nothing to update: give --url, --source, --events, --description or --header"
+        )
+    return _save(config, subscription.model_copy(update={**changes, "updated_at": now}))
+
+
+def set_enabled(
+    config: ConfigStore, subscription_id: str, *, enabled: bool, now: float
+) -> Subscription:
+    """Disabled, queued deliveries are dropped with a record; enabled, they flow again."""
+    subscription = get_subscription(config, subscription_id)
+    reason = None if enabled else "disabled by an operator"
+    return _save(
+        config,
+        subscription.model_copy(
+            update={"enabled": enabled, "status_reason": reason, "updated_at": now}
+        ),
+    )
+
+
+def remove_subscription(config: ConfigStore, subscription_id: str) -> None:
+    if not config.delete_subscription(subscription_id):
+        raise OperationError(f"no subscription with id {subscription_id}")
+
+
+def rotate_subscription_secret(
+    config: ConfigStore, subscription_id: str, *, keep_old: int, now: float
+) -> SecretRotated:
+    """A new signing secret; both sign every delivery for ``keep_old`` seconds."""
+    subscription = get_subscription(config, subscription_id)
+    secret = new_standard_secret()
+    secrets = rotated(subscription.secrets, secret, now=now, keep_old=keep_old)
+    _save(config, subscription.model_copy(update={"secrets": secrets, "updated_at": now}))
+    return SecretRotated(subscription_id, now + keep_old, secret)
+
+
+def _save(config: ConfigStore, subscription: Subscription) -> Subscription:
+    config.put_subscription(subscription)
+    return subscription

@@ -1,0 +1,152 @@
+"""Sources and subscriptions through the operations layer, on in-memory configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from hookhaven.memory import MemoryConfig
+from hookhaven.models import FieldRef, SourceKind
+from hookhaven.operations import OperationError
+from hookhaven.operations import config as ops
+from hookhaven.signatures import is_standard_secret
+
+NOW = 1_800_000_000.0
+
+
+def test_a_standard_source_gets_a_generated_secret_and_a_provider_source_keeps_its_own():
+    store = MemoryConfig()
+    added = ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    assert added.generated_secret is not None
+    assert is_standard_secret(added.generated_secret)
+    assert store.sources["shop"].active_secrets(NOW) == [added.generated_secret]
+
+    given = ops.add_source(store, name="stripe", kind=SourceKind.STRIPE, secret="sk", now=NOW)
+    assert given.generated_secret is None
+    assert store.sources["stripe"].active_secrets(NOW) == ["sk"]
+    with pytest.raises(OperationError, match="needs the provider's secret"):
+        ops.add_source(store, name="gh", kind=SourceKind.GITHUB, secret=None, now=NOW)
+    with pytest.raises(OperationError, match="already exists"):
+        ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    assert [s.name for s in ops.list_sources(store)] == ["shop", "stripe"]
+
+
+def test_the_models_validation_is_one_line_naming_what_was_wrong():
+    store = MemoryConfig()
+    with pytest.raises(OperationError) as bad_name:
+        ops.add_source(store, name="Bad Name", kind=SourceKind.GITHUB, secret="s", now=NOW)
+    assert str(bad_name.value).startswith("bad source name 'Bad Name': a source name is 1-64")
+    with pytest.raises(OperationError) as bad_algorithm:
+        ops.add_source(
+            store,
+            name="courier",
+            kind=SourceKind.HMAC,
+            secret="s",
+            hmac=ops.HmacSettings(algorithm="md5"),
+            now=NOW,
+        )
+    assert str(bad_algorithm.value) == (
+        "bad hmac algorithm 'md5': Input should be 'sha1', 'sha256' or 'sha512'"
+    )
+    with pytest.raises(OperationError, match="whsec_"):
+        ops.add_source(store, name="std", kind=SourceKind.STANDARD, secret="plain", now=NOW)
+    assert store.sources == {}
+
+
+def test_hmac_options_are_kept_as_given():
+    store = MemoryConfig()
+    settings = ops.HmacSettings(
+        header="X-Courier-Signature",
+        algorithm="sha512",
+        encoding="base64",
+        id_from=FieldRef.parse("field:id"),
+    )
+    ops.add_source(store, name="courier", kind=SourceKind.HMAC, secret="s", hmac=settings, now=NOW)
+    options = store.sources["courier"].hmac
+    assert options is not None
+    assert (options.header, options.algorithm, options.encoding) == (
+        "x-courier-signature",
+        "sha512",
+        "base64",
+    )
+    assert str(options.id_from) == "field:id"
+
+
+def test_rotating_a_source_secret_keeps_the_old_one_for_the_overlap():
+    store = MemoryConfig()
+    old = ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    rotated = ops.rotate_source_secret(store, "shop", secret=None, keep_old=3600, now=NOW + 10)
+    assert rotated.old_secret_expires_at == NOW + 10 + 3600
+    assert rotated.new_secret is not None
+    source = store.sources["shop"]
+    assert source.active_secrets(NOW + 20) == [old.generated_secret, rotated.new_secret]
+    assert source.active_secrets(NOW + 3611) == [rotated.new_secret]
+    ops.add_source(store, name="stripe", kind=SourceKind.STRIPE, secret="sk", now=NOW)
+    with pytest.raises(OperationError, match="comes from the provider"):
+        ops.rotate_source_secret(store, "stripe", secret=None, keep_old=0, now=NOW)
+    with pytest.raises(OperationError, match="no source named ghost"):
+        ops.rotate_source_secret(store, "ghost", secret=None, keep_old=0, now=NOW)
+
+
+def test_removing_a_source_that_is_not_there_says_so():
+    store = MemoryConfig()
+    ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    ops.remove_source(store, "shop")
+    with pytest.raises(OperationError, match="no source named shop"):
+        ops.remove_source(store, "shop")
+
+
+def test_subscription_input_is_checked_before_anything_is_saved():
+    store = MemoryConfig()
+    url = "https://93.184.215.14/hooks"
+    refused = {
+        "bad event pattern": {"event_types": ("order created",)},
+        "sets that header itself": {"headers": {"webhook-id": "x"}},
+        "bad header name": {"headers": {"a b": "x"}},
+        "line breaks": {"headers": {"X-A": "1\r\nX-B: 2"}},
+        "no source named ghost": {"source": "ghost"},
+    }
+    for message, given in refused.items():
+        with pytest.raises(OperationError, match=message):
+            ops.add_subscription(store, url=url, now=NOW, **given)  # type: ignore[arg-type]
+    with pytest.raises(OperationError, match=r"--url refused: .*non-public"):
+        ops.add_subscription(store, url="https://10.0.0.1/hooks", now=NOW)
+    with pytest.raises(OperationError, match="--url refused: only https"):
+        ops.add_subscription(store, url="http://127.0.0.1:9/hooks", now=NOW)
+    assert store.subscriptions == {}
+    local = ops.add_subscription(
+        store, url="http://127.0.0.1:9/hooks", allow_loopback=True, now=NOW
+    )
+    assert local.subscription.source == "*"
+    assert local.subscription.secrets[0].value == local.secret
+
+
+def test_a_subscription_can_be_given_the_secret_its_subscriber_verifies():
+    store = MemoryConfig()
+    ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    added = ops.add_subscription(
+        store, url="https://93.184.215.14/h", source="shop", secret="whsec_given", now=NOW
+    )
+    assert added.secret == "whsec_given"
+    assert ops.list_subscriptions(store, source="shop") == [added.subscription]
+    assert ops.list_subscriptions(store, source="other") == []
+
+
+def test_updating_enabling_disabling_and_rotating_a_subscription():
+    store = MemoryConfig()
+    sub = ops.add_subscription(store, url="https://93.184.215.14/h", now=NOW).subscription
+    with pytest.raises(OperationError, match="nothing to update"):
+        ops.update_subscription(store, sub.id, now=NOW)
+    updated = ops.update_subscription(store, sub.id, event_types=("order.*",), now=NOW + 1)
+    assert updated.event_types == ("order.*",)
+    assert updated.updated_at == NOW + 1
+    disabled = ops.set_enabled(store, sub.id, enabled=False, now=NOW + 2)
+    assert (disabled.enabled, disabled.status_reason) == (False, "disabled by an operator")
+    enabled = ops.set_enabled(store, sub.id, enabled=True, now=NOW + 3)
+    assert (enabled.enabled, enabled.status_reason) == (True, None)
+    rotated = ops.rotate_subscription_secret(store, sub.id, keep_old=60, now=NOW + 4)
+    secrets = store.subscriptions[sub.id].secrets
+    assert [s.value for s in secrets][-1] == rotated.new_secret
+    assert secrets[0].expires_at == NOW + 64
+    ops.remove_subscription(store, sub.id)
+    with pytest.raises(OperationError, match=f"no subscription with id {sub.id}"):
+        ops.set_enabled(store, sub.id, enabled=True, now=NOW)
