@@ -1,173 +1,81 @@
-"""Reading and redriving the dead-letter queue without losing a message.
-
-SQS has no "peek": reading a message hides it for a visibility timeout. Browsing
-therefore receives messages with a short timeout and releases each one again
-(visibility 0) when done. Redrive *sends* a copy to the deliveries queue first
-and *deletes* the DLQ copy only after SQS confirmed the send, so an
-interruption in between can duplicate a delivery (subscribers dedupe on
-``webhook-id``) but never lose one.
-"""
+"""``hookhaven dlq``: deliveries that exhausted their retries."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
+import typer
 
-#: How long a browsed message stays hidden if the CLI dies before releasing it.
-BROWSE_VISIBILITY = 30
+from hookhaven.cli.render import emit, fields, progress_bars, say, table
+from hookhaven.cli.state import state
+from hookhaven.operations import dlq
+from hookhaven.ports import DeadLetter
 
-
-@dataclass(frozen=True)
-class DeadLetter:
-    message_id: str
-    receipt_handle: str
-    body: str
-    receive_count: int
-    sent_at: float | None
-    reason: str | None
-
-    @property
-    def delivery(self) -> dict[str, Any] | None:
-        try:
-            parsed = json.loads(self.body)
-        except ValueError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
-
-    @property
-    def subscription_id(self) -> str | None:
-        delivery = self.delivery
-        value = delivery.get("subscription_id") if delivery else None
-        return value if isinstance(value, str) else None
-
-    @property
-    def event_id(self) -> str | None:
-        delivery = self.delivery
-        value = delivery.get("event_id") if delivery else None
-        return value if isinstance(value, str) else None
+app = typer.Typer(help="Deliveries that exhausted their retries.", no_args_is_help=True)
 
 
-def _receive(sqs: SQSClient, url: str, visibility: int) -> list[DeadLetter]:
-    messages = sqs.receive_message(
-        QueueUrl=url,
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=visibility,
-        WaitTimeSeconds=1,  # long polling asks every SQS server, so "empty" means empty
-        AttributeNames=["All"],
-        MessageAttributeNames=["All"],
-    ).get("Messages", [])
-    letters = []
-    for message in messages:
-        attributes = message.get("Attributes", {})
-        reason: dict[str, Any] = dict(
-            message.get("MessageAttributes", {}).get("hookhaven-reason", {})
-        )
-        sent = attributes.get("SentTimestamp")
-        letters.append(
-            DeadLetter(
-                message_id=message["MessageId"],
-                receipt_handle=message["ReceiptHandle"],
-                body=message.get("Body", ""),
-                receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
-                sent_at=int(sent) / 1000 if sent else None,
-                reason=reason.get("StringValue"),
-            )
-        )
-    return letters
+def letter_view(letter: DeadLetter) -> dict[str, Any]:
+    delivery = letter.delivery or {}
+    return {
+        "message_id": letter.message_id,
+        "event_id": letter.event_id,
+        "subscription_id": letter.subscription_id,
+        "event_type": delivery.get("event_type"),
+        "source": delivery.get("source"),
+        "receive_count": letter.receive_count,
+        "sent_at": letter.sent_at,
+        "reason": dlq.reason(letter),
+    }
 
 
-def _drain(
-    sqs: SQSClient, url: str, visibility: int, received: list[DeadLetter]
-) -> Iterator[DeadLetter]:
-    """Every currently visible message once. Each one received is appended to ``received``
-    as soon as SQS hands it over (hidden until released), even if the caller stops early."""
-    seen: set[str] = set()
-    while True:
-        batch = [
-            letter for letter in _receive(sqs, url, visibility) if letter.message_id not in seen
-        ]
-        if not batch:
-            return
-        received.extend(batch)
-        for letter in batch:
-            seen.add(letter.message_id)
-            yield letter
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    subscription: Annotated[str | None, typer.Option("--subscription")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
+) -> None:
+    """Messages in the dead-letter queue (read without removing them)."""
+    st = state(ctx)
+    letters = dlq.list_dead_letters(st.dead_letters, subscription=subscription, limit=limit)
+    views = [letter_view(letter) for letter in letters]
+    columns = ("message id", "event", "subscription", "type", "reason")
+    rows = (
+        (v["message_id"], v["event_id"] or "-", v["subscription_id"] or "-",
+         v["event_type"] or "-", v["reason"])
+        for v in views
+    )  # fmt: skip
+    emit(st, views, lambda: table(st, columns, rows))
 
 
-def release(sqs: SQSClient, url: str, letters: list[DeadLetter]) -> None:
-    for start in range(0, len(letters), 10):
-        chunk = letters[start : start + 10]
-        sqs.change_message_visibility_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": letter.receipt_handle, "VisibilityTimeout": 0}
-                for i, letter in enumerate(chunk)
-            ],
-        )
+@app.command("show")
+def show(
+    ctx: typer.Context, message_id: Annotated[str, typer.Argument(metavar="MESSAGE_ID")]
+) -> None:
+    """One dead-lettered message: what it was for and why it is here."""
+    st = state(ctx)
+    letter = dlq.get_dead_letter(st.dead_letters, message_id)
+    view = {**letter_view(letter), "body": dlq.delivery(letter)}
+    emit(st, view, lambda: fields(st, view, str))
 
 
-def browse(
-    sqs: SQSClient,
-    url: str,
-    *,
-    limit: int | None = None,
-    matches: Callable[[DeadLetter], bool] = lambda letter: True,
-) -> list[DeadLetter]:
-    """Up to ``limit`` matching messages, all released again before returning."""
-    taken: list[DeadLetter] = []
-    found: list[DeadLetter] = []
-    try:
-        for letter in _drain(sqs, url, BROWSE_VISIBILITY, taken):
-            if matches(letter):
-                found.append(letter)
-                if limit is not None and len(found) >= limit:
-                    break
-    finally:
-        release(sqs, url, taken)
-    return found
-
-
-@dataclass
-class RedriveReport:
-    matched: int = 0
-    moved: int = 0
-    skipped: int = 0
-
-
+@app.command("redrive")
 def redrive(
-    sqs: SQSClient,
-    *,
-    dead_letter_queue_url: str,
-    deliveries_queue_url: str,
-    matches: Callable[[DeadLetter], bool] = lambda letter: True,
-    maximum: int | None = None,
-    dry_run: bool = False,
-    on_progress: Callable[[int], None] = lambda moved: None,
-) -> RedriveReport:
-    """Move matching messages back for a fresh retry schedule: send, then delete."""
-    report = RedriveReport()
-    received: list[DeadLetter] = []
-    moved: set[str] = set()
-    try:
-        for letter in _drain(sqs, dead_letter_queue_url, 300, received):
-            if not matches(letter) or (maximum is not None and report.matched >= maximum):
-                report.skipped += 1
-                continue
-            report.matched += 1
-            if dry_run:
-                continue
-            sqs.send_message(QueueUrl=deliveries_queue_url, MessageBody=letter.body)
-            sqs.delete_message(QueueUrl=dead_letter_queue_url, ReceiptHandle=letter.receipt_handle)
-            moved.add(letter.message_id)
-            report.moved += 1
-            on_progress(report.moved)
-    finally:
-        # Everything received but not moved becomes visible again at once, also after an
-        # interruption (a message sent but not yet deleted then exists twice, never zero).
-        release(sqs, dead_letter_queue_url, [r for r in received if r.message_id not in moved])
-    return report
+    ctx: typer.Context,
+    subscription: Annotated[str | None, typer.Option("--subscription")] = None,
+    maximum: Annotated[int | None, typer.Option("--max", min=1)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, move nothing.")] = False,
+) -> None:
+    """Move dead-lettered deliveries back for a fresh retry schedule (send, then delete)."""
+    st = state(ctx)
+    with progress_bars(st) as stages:
+        report = dlq.redrive(
+            st.dead_letters,
+            st.dead_letters_depth,
+            subscription=subscription,
+            maximum=maximum,
+            dry_run=dry_run,
+            stages=stages,
+        )
+    data = {"matched": report.matched, "moved": report.moved, "dry_run": dry_run}
+    verb, count = ("would move", report.matched) if dry_run else ("moved", report.moved)
+    emit(st, data, lambda: say(st, f"{verb} {count} message(s) back to the deliveries queue"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from botocore.exceptions import (
 
 from hookhaven.local.provision import LocalNames
 from hookhaven.local.stack import LOCAL_REGION
+from hookhaven.resources import Resources
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 LOCAL_API = "http://127.0.0.1:3000"
 DEFAULT_STACK = "HookHaven"
+#: The stack output naming the ingest API, which the CLI needs besides the resources.
+API_URL_OUTPUT = "ApiUrl"
 _CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard"})
 
 
@@ -37,19 +40,29 @@ class CliError(Exception):
     """A user-facing problem: printed as one line on stderr, exit status 1."""
 
 
-@dataclass(frozen=True)
-class Resources:
-    config_table: str
-    events_table: str
-    deliveries_queue_url: str
-    dead_letter_queue_url: str
-    bodies_bucket: str
-    api_url: str | None
-
-
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "hookhaven"
+
+
+def read_cached_outputs(path: Path) -> dict[str, str] | None:
+    """A stack's outputs as cached by an earlier run; None when there is no cache, or one
+    this version cannot use (an older format, a damaged file): then they are read again."""
+    try:
+        outputs = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(outputs, dict) or any(
+        not isinstance(outputs.get(name), str) for name in Resources.OUTPUTS.values()
+    ):
+        return None
+    return outputs
+
+
+def write_cached_outputs(path: Path, outputs: Mapping[str, str]) -> None:
+    wanted = (*Resources.OUTPUTS.values(), API_URL_OUTPUT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: v for k, v in outputs.items() if k in wanted}))
 
 
 def explain(error: Exception, *, where: str) -> CliError:
@@ -96,7 +109,7 @@ class Target:
             self.stack = DEFAULT_STACK
         self.emulated = self.endpoint_url is not None
         self._refresh = refresh
-        self._resources: Resources | None = None
+        self._resolved: tuple[Resources, str | None] | None = None
         self._clients: dict[str, Any] = {}
         if self.emulated:
             # Emulators accept any credentials; use stand-ins so none are needed.
@@ -143,16 +156,24 @@ class Target:
 
     @property
     def resources(self) -> Resources:
-        if self._resources is None:
+        return self._resolve()[0]
+
+    @property
+    def api_url(self) -> str | None:
+        """The ingest API's base URL, when known (a stack's ApiUrl output, or --local)."""
+        return self._resolve()[1]
+
+    def _resolve(self) -> tuple[Resources, str | None]:
+        if self._resolved is None:
             try:
-                self._resources = self._stack_resources() if self.stack else self._local_resources()
+                self._resolved = self._stack_resources() if self.stack else self._local_resources()
             except CliError:
                 raise
             except Exception as error:
                 raise explain(error, where=self.where) from None
-        return self._resources
+        return self._resolved
 
-    def _local_resources(self) -> Resources:
+    def _local_resources(self) -> tuple[Resources, str | None]:
         names = LocalNames()
         sqs = self.sqs()
         try:
@@ -165,21 +186,29 @@ class Target:
                     "start the local stack with `make dev`"
                 ) from None
             raise
-        return Resources(
+        resources = Resources(
             config_table=names.config_table,
             events_table=names.events_table,
             deliveries_queue_url=deliveries,
             dead_letter_queue_url=dlq,
             bodies_bucket=names.bodies_bucket,
-            api_url=LOCAL_API if self.local else None,
         )
+        return resources, LOCAL_API if self.local else None
 
-    def _stack_resources(self) -> Resources:
+    def _stack_resources(self) -> tuple[Resources, str | None]:
         assert self.stack is not None
         region = self._session.region_name or "no-region"
         cached = cache_dir() / "stacks" / f"{region}-{self.stack}.json"
-        if cached.exists() and not self._refresh and not self.emulated:
-            return Resources(**json.loads(cached.read_text()))
+        outputs = None
+        if not self._refresh and not self.emulated:
+            outputs = read_cached_outputs(cached)
+        if outputs is None:
+            outputs = self._stack_outputs(region)
+            if not self.emulated:
+                write_cached_outputs(cached, outputs)
+        return Resources.from_outputs(outputs), outputs.get(API_URL_OUTPUT)
+
+    def _stack_outputs(self, region: str) -> dict[str, str]:
         cloudformation = self.client("cloudformation")
         try:
             stacks = cloudformation.describe_stacks(StackName=self.stack)["Stacks"]
@@ -191,28 +220,10 @@ class Target:
                 ) from None
             raise
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-        needed = (
-            "ConfigTableName",
-            "EventsTableName",
-            "DeliveriesQueueUrl",
-            "DeadLetterQueueUrl",
-            "BodiesBucketName",
-        )
-        missing = [name for name in needed if name not in outputs]
+        missing = [name for name in Resources.OUTPUTS.values() if name not in outputs]
         if missing:
             raise CliError(f"stack {self.stack} is not a hookhaven stack (no {', '.join(missing)})")
-        resources = Resources(
-            config_table=outputs["ConfigTableName"],
-            events_table=outputs["EventsTableName"],
-            deliveries_queue_url=outputs["DeliveriesQueueUrl"],
-            dead_letter_queue_url=outputs["DeadLetterQueueUrl"],
-            bodies_bucket=outputs["BodiesBucketName"],
-            api_url=outputs.get("ApiUrl"),
-        )
-        if not self.emulated:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(asdict(resources)))
-        return resources
+        return outputs
 
 
 def _region() -> str | None:

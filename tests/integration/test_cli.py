@@ -22,18 +22,20 @@ from typer.testing import CliRunner
 from functions.dispatcher import DispatcherFunction
 from functions.receiver import ReceiverFunction
 from hookhaven import wiring
-from hookhaven.aws.dynamodb import DynamoConfigStore
+from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
+from hookhaven.cli import target as target_module
 from hookhaven.cli.app import app
 from hookhaven.local.api import LocalApi
 from hookhaven.local.poller import QueuePoller
 from hookhaven.local.provision import provision
 from hookhaven.models import DeliveryMessage
-from hookhaven.resources import Resources
+from hookhaven.resources import TIME_SHARDS, Resources
 from hookhaven.tunables import Tunables
 from hookhaven.verification import InboundRequest, InvalidSignature, verify
 from tests.conftest import AWS_ENVIRONMENT, function_logs
 from tests.integration.helpers import queue_depth
 from tests.subscribers import Reply, Subscriber
+from tests.unit.test_audit import event
 from tests.unit.test_ssrf import BLOCKED_URLS, PUBLIC_URLS
 
 REGION = "us-east-1"
@@ -101,6 +103,18 @@ def fails(*args: str, message: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+def usage_error(*args: str) -> str:
+    """The one line ``hookhaven`` (run as a program, through ``main()``) prints for a usage
+    mistake, with exit status 2."""
+    usage = subprocess.run(
+        [sys.executable, "-m", "hookhaven.cli", *args], capture_output=True, text=True, check=False
+    )
+    assert usage.returncode == 2
+    (line,) = usage.stderr.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
 def sqs(moto_url: str) -> Any:
     return boto3.client("sqs", endpoint_url=moto_url)
 
@@ -136,16 +150,7 @@ def test_provider_sources_take_their_secret_from_the_flag_or_stdin(env):
         "sources", "add", "Bad Name", "--kind", "github", "--secret", "x", message="bad source name"
     )
     fails("sources", "add", "std", "--kind", "standard", "--secret", "plain", message="whsec_")
-    usage = subprocess.run(
-        [sys.executable, "-m", "hookhaven.cli", "sources", "add", "x", "--kind", "nope"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert usage.returncode == 2
-    (line,) = usage.stderr.strip().splitlines()
-    assert line.startswith("error: ")
-    assert "--kind" in line
+    assert "--kind" in usage_error("sources", "add", "x", "--kind", "nope")
 
 
 def test_hmac_source_options(env):
@@ -372,6 +377,42 @@ def test_send_events_show_and_replay(env, local_api, dispatch):
     fails("events", "show", "evt_missing", message="no event with id evt_missing")
 
 
+def test_events_list_stops_reading_once_it_has_its_limit(env, monkeypatch):
+    store = DynamoEventStore(boto3.client("dynamodb"), env.events_table)
+    now = time.time()
+    for index in range(3):  # all on the newest day of a 30-day window
+        store.accept(event(f"evt_{index}", at=now - index / 1000), None, expires_at=int(now) + 60)
+    queries: list[str] = []
+    dynamodb = target_module.Target.dynamodb
+
+    def spied(self: target_module.Target) -> Any:
+        client = dynamodb(self)
+        client.meta.events.register(
+            "before-call.dynamodb.Query", lambda **_: queries.append("query"), unique_id="spy"
+        )
+        return client
+
+    monkeypatch.setattr(target_module.Target, "dynamodb", spied)
+    listed = cli_json("events", "list", "--since", "30d", "--limit", "2")
+    assert [e["id"] for e in listed] == ["evt_0", "evt_1"]
+    assert len(queries) == TIME_SHARDS  # the newest day's partitions, and no more
+    queries.clear()
+    assert len(cli_json("events", "list", "--since", "30d", "--limit", "1000")) == 3
+    assert len(queries) == 31 * TIME_SHARDS
+
+
+def test_long_reads_show_progress_on_a_terminal_only(env, monkeypatch):
+    for args in (("audit",), ("events", "list", "--since", "3d")):
+        assert "reading events" not in cli(*args).stdout  # CliRunner's stdout: no terminal
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # as on a terminal
+    audit = cli("audit").stdout
+    assert "reading events" in audit
+    assert "reading attempts" in audit
+    assert "reading events" in cli("events", "list", "--since", "3d").stdout
+    assert "reading events" not in cli("events", "list", "--since", "1h").stdout  # one day
+    json.loads(cli("--json", "audit").stdout)  # nothing but the JSON
+
+
 def test_audit_accounts_for_every_delivery_and_fails_on_a_lost_one(env, local_api, dispatch):
     cli("sources", "add", "bookhaven", "--kind", "standard")
     with (
@@ -552,8 +593,6 @@ def test_redrive_sends_before_it_deletes(env, monkeypatch):
                 raise KeyboardInterrupt  # the operator's Ctrl-C between send and delete
             return self._client.delete_message(**kwargs)
 
-    from hookhaven.cli import target as target_module
-
     original = target_module.Target.sqs
     monkeypatch.setattr(target_module.Target, "sqs", lambda self: Spy(original(self)))
     result = runner.invoke(app, ["dlq", "redrive"])
@@ -578,13 +617,22 @@ def test_redrive_sends_before_it_deletes(env, monkeypatch):
     del original_client
 
 
-def test_redrive_of_500_messages_shows_progress(env):
+def test_redrive_of_500_messages_shows_progress(env, monkeypatch):
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # as on a terminal: rich draws progress bars
     _dead(env, 500)
     result = cli("dlq", "redrive")
     assert "500/500" in result.stdout
     assert "moved 500 message(s)" in result.stdout
     assert queue_depth(env.deliveries_queue_url) == 500
     assert queue_depth(env.dead_letter_queue_url) == 0
+
+
+def test_redrive_draws_no_progress_bar_into_a_pipe_or_json(env):
+    _dead(env, 30)
+    piped = cli("dlq", "redrive").stdout  # CliRunner's stdout is no terminal
+    assert piped == "moved 30 message(s) back to the deliveries queue\n"
+    _dead(env, 30)
+    assert json.loads(cli("--json", "dlq", "redrive").stdout)["moved"] == 30
 
 
 # --- status and targeting ------------------------------------------------------------------

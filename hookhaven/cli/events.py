@@ -1,0 +1,139 @@
+"""``hookhaven events``: what was received and what became of it; ``hookhaven replay``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from hookhaven.audit import DeliveryState
+from hookhaven.cli.render import emit, progress_bars, say, table, when
+from hookhaven.cli.state import seconds, state
+from hookhaven.operations import events as operations
+from hookhaven.operations.events import DeliveryStory, EventStory
+from hookhaven.operations.replay import replay_events
+
+app = typer.Typer(help="What was received and what became of it.", no_args_is_help=True)
+#: Events are read one day partition at a time: a wider window earns a progress bar.
+DAY = 86400
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source")] = None,
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 1h, 3d.")] = "24h",
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+) -> None:
+    """Recent events, newest first."""
+    st = state(ctx)
+    window = seconds(since, "--since")
+    with progress_bars(st, wanted=window > DAY) as stages:
+        found = operations.list_events(
+            st.events, since=time.time() - window, source=source, limit=limit, stages=stages
+        )
+    views: list[dict[str, Any]] = [
+        {
+            "id": e.id,
+            "source": e.source,
+            "type": e.event_type,
+            "received_at": e.received_at,
+            "provider_event_id": e.provider_event_id,
+            "subscriptions": len(e.subscriptions),
+            "size": e.body_size,
+        }
+        for e in found
+    ]
+    columns = ("id", "received (UTC)", "source", "type", "subscriptions", "bytes")
+    rows = (
+        (v["id"], when(v["received_at"]), v["source"], v["type"], str(v["subscriptions"]),
+         str(v["size"]))
+        for v in views
+    )  # fmt: skip
+    emit(st, views, lambda: table(st, columns, rows))
+
+
+def state_text(story: DeliveryStory) -> str:
+    """A delivery's state in words, from ``hookhaven.audit.delivery_state``."""
+    delivery, last = story.delivery, story.last_attempt
+    if delivery.state is DeliveryState.PENDING:
+        if last is None:
+            return "pending (no attempt yet)"
+        return f"pending: attempt {last.attempt + 1} at {when(delivery.next_attempt_at)} UTC"
+    if delivery.state is DeliveryState.DEAD_LETTERED:
+        return "dead-lettered (see `hookhaven dlq list`)"
+    if delivery.state is DeliveryState.DROPPED:
+        return f"dropped: {delivery.reason}"
+    return str(delivery.state)
+
+
+def _story_view(story: EventStory) -> dict[str, Any]:
+    event = story.event
+    return {
+        "id": event.id,
+        "source": event.source,
+        "type": event.event_type,
+        "provider_event_id": event.provider_event_id,
+        "received_at": event.received_at,
+        "content_type": event.content_type,
+        "size": event.body_size,
+        "sha256": event.body_sha256,
+        "subscriptions": [
+            {
+                "subscription_id": d.subscription_id,
+                "state": state_text(d),
+                "attempts": [a.model_dump(mode="json", exclude_none=True) for a in d.attempts],
+            }
+            for d in story.deliveries
+        ],
+    }
+
+
+def _attempt_row(item: dict[str, Any]) -> tuple[str, ...]:
+    result = str(item.get("status_code") or item.get("error") or "")
+    if item.get("error_detail"):
+        result += f" ({item['error_detail'][:60]})"
+    if item.get("reason"):
+        result += f" {item['reason']}"
+    latency = f"{item['latency_ms']:.0f} ms" if "latency_ms" in item else "-"
+    due = item.get("next_attempt_at")
+    following = f"retry {when(due)}" if due else item["outcome"]
+    return when(item["at"]), str(item["attempt"]), result, latency, following
+
+
+@app.command("show")
+def show(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metavar="EVENT_ID")]) -> None:
+    """One event and every delivery attempt, per subscription, as a timeline."""
+    st = state(ctx)
+    story = operations.event_story(st.events, event_id)
+    view, event = _story_view(story), story.event
+
+    def draw() -> None:
+        st.console.print(
+            f"[bold]{event.id}[/] {event.event_type} from {event.source}, received "
+            f"{when(event.received_at)} UTC, {event.body_size} bytes",
+            highlight=False,
+        )
+        if not view["subscriptions"]:
+            say(st, "no subscription matched this event")
+        for entry in view["subscriptions"]:
+            say(st, f"\n{entry['subscription_id']}: {entry['state']}")
+            columns = ("time (UTC)", "attempt", "result", "latency", "next / final")
+            table(st, columns, (_attempt_row(item) for item in entry["attempts"]))
+
+    emit(st, view, draw)
+
+
+def replay(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(metavar="EVENT_ID")],
+    subscription: Annotated[
+        str | None, typer.Option("--subscription", help="Only this subscription.")
+    ] = None,
+) -> None:
+    """Deliver an event again (same webhook-id) to all or one of its subscriptions."""
+    st = state(ctx)
+    (one,) = replay_events(st.events, st.deliveries_queue, [event_id], subscription=subscription)
+    text = f"replaying {one.event_id} to {len(one.subscriptions)} subscription(s)"
+    emit(st, {"id": one.event_id, "subscriptions": one.subscriptions}, lambda: say(st, text))

@@ -1,0 +1,242 @@
+"""``hookhaven subscriptions``: services events are delivered to."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from hookhaven.cli.render import emit, fields, say, table, when
+from hookhaven.cli.sources import KeepOld
+from hookhaven.cli.state import State, seconds, state
+from hookhaven.cli.target import CliError
+from hookhaven.models import Subscription
+from hookhaven.operations import config
+
+app = typer.Typer(help="Services events are delivered to.", no_args_is_help=True)
+SubscriptionId = Annotated[str, typer.Argument(metavar="ID")]
+EventPatterns = Annotated[
+    list[str] | None, typer.Option("--events", help="Event-type patterns, e.g. order.*")
+]
+Description = Annotated[str | None, typer.Option("--description")]
+
+
+def subscription_view(subscription: Subscription, reveal: bool, now: float) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": subscription.id,
+        "source": subscription.source,
+        "events": list(subscription.event_types),
+        "url": subscription.url,
+        "enabled": subscription.enabled,
+        "status_reason": subscription.status_reason,
+        "description": subscription.description,
+        "headers": sorted(subscription.headers),  # names only: values may be credentials
+        "created_at": subscription.created_at,
+        "updated_at": subscription.updated_at,
+        "secrets": [
+            {
+                "created_at": s.created_at,
+                "expires_at": s.expires_at,
+                "active": s.active(now),
+                **({"secret": s.value} if reveal else {}),
+            }
+            for s in subscription.secrets
+        ],
+    }
+    if reveal:
+        view["headers"] = dict(subscription.headers)
+    return view
+
+
+def event_patterns(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--events order.* --events refund.created`` or ``--events order.*,refund.created``;
+    none at all means every type."""
+    if values is None:
+        return None
+    return tuple(p for value in values for p in value.split(",") if p) or ("*",)
+
+
+def static_headers(values: list[str] | None) -> dict[str, str] | None:
+    if values is None:
+        return None
+    headers: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"bad --header {value!r}: use NAME=VALUE")
+        headers[name.strip()] = text.strip()
+    return headers
+
+
+def _saved(st: State, subscription: Subscription, message: str) -> None:
+    view = subscription_view(subscription, False, time.time())
+    emit(st, view, lambda: say(st, message))
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    url: Annotated[str, typer.Option("--url", help="Where deliveries are POSTed (https).")],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Only this source's events (default: all).")
+    ] = None,
+    events: EventPatterns = None,
+    description: Description = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="Static header NAME=VALUE.")
+    ] = None,
+) -> None:
+    """Add a subscription; prints its id and its generated whsec_ secret (shown once)."""
+    st = state(ctx)
+    added = config.add_subscription(
+        st.config,
+        url=url,
+        allow_loopback=st.target.allow_loopback,
+        source=source,
+        event_types=event_patterns(events) or ("*",),
+        description=description,
+        headers=static_headers(header),
+        now=time.time(),
+    )
+    subscription = added.subscription
+    data = {
+        "id": subscription.id,
+        "secret": added.secret,
+        "url": url,
+        "events": list(subscription.event_types),
+    }
+
+    def draw() -> None:
+        st.console.print(f"added subscription [bold]{subscription.id}[/] -> {url}", highlight=False)
+        say(st, f"secret (shown once): {added.secret}")
+
+    emit(st, data, draw)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source")] = None,
+) -> None:
+    """List subscriptions (never their secrets)."""
+    st = state(ctx)
+    now = time.time()
+    views = [
+        subscription_view(s, False, now)
+        for s in config.list_subscriptions(st.config, source=source)
+    ]
+    rows = (
+        (
+            v["id"],
+            v["source"],
+            ", ".join(v["events"]),
+            v["url"],
+            "enabled" if v["enabled"] else f"disabled: {v['status_reason'] or ''}",
+        )
+        for v in views
+    )
+    emit(st, views, lambda: table(st, ("id", "source", "events", "url", "state"), rows))
+
+
+def _secret_line(secret: dict[str, Any]) -> str:
+    text = "active" if secret["active"] else "expired"
+    if secret["expires_at"]:
+        text += f", until {when(secret['expires_at'])}"
+    if "secret" in secret:
+        text += f": {secret['secret']}"
+    return text
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    subscription_id: SubscriptionId,
+    reveal_secret: Annotated[
+        bool, typer.Option("--reveal-secret", help="Include secrets and header values.")
+    ] = False,
+) -> None:
+    """Show one subscription."""
+    st = state(ctx)
+    subscription = config.get_subscription(st.config, subscription_id)
+    view = subscription_view(subscription, reveal_secret, time.time())
+    emit(st, view, lambda: fields(st, view, _secret_line))
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    subscription_id: SubscriptionId,
+    url: Annotated[str | None, typer.Option("--url")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="A source, or * for all.")] = None,
+    events: EventPatterns = None,
+    description: Description = None,
+    header: Annotated[
+        list[str] | None, typer.Option("--header", help="Replaces all static headers.")
+    ] = None,
+) -> None:
+    """Change a subscription's URL, source, event patterns, description or headers."""
+    st = state(ctx)
+    updated = config.update_subscription(
+        st.config,
+        subscription_id,
+        allow_loopback=st.target.allow_loopback,
+        url=url,
+        source=source,
+        event_types=event_patterns(events),
+        description=description,
+        headers=static_headers(header),
+        now=time.time(),
+    )
+    _saved(st, updated, f"updated {subscription_id}")
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, subscription_id: SubscriptionId) -> None:
+    """Stop deliveries; queued ones are dropped with a record saying why."""
+    st = state(ctx)
+    updated = config.set_enabled(st.config, subscription_id, enabled=False, now=time.time())
+    _saved(st, updated, f"disabled {subscription_id}")
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, subscription_id: SubscriptionId) -> None:
+    """Resume deliveries (also after a 410 disabled it)."""
+    st = state(ctx)
+    updated = config.set_enabled(st.config, subscription_id, enabled=True, now=time.time())
+    _saved(st, updated, f"enabled {subscription_id}")
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, subscription_id: SubscriptionId) -> None:
+    """Remove a subscription; queued deliveries for it are dropped."""
+    st = state(ctx)
+    config.remove_subscription(st.config, subscription_id)
+    data = {"id": subscription_id, "removed": True}
+    emit(st, data, lambda: say(st, f"removed {subscription_id}"))
+
+
+@app.command("rotate-secret")
+def rotate_secret(
+    ctx: typer.Context,
+    subscription_id: SubscriptionId,
+    keep_old: KeepOld = "24h",
+) -> None:
+    """New signing secret; both sign every delivery during the overlap (24h)."""
+    st = state(ctx)
+    overlap = seconds(keep_old, "--keep-old")
+    rotated = config.rotate_subscription_secret(
+        st.config, subscription_id, keep_old=overlap, now=time.time()
+    )
+    data = {
+        "id": subscription_id,
+        "secret": rotated.new_secret,
+        "old_secret_expires_at": rotated.old_secret_expires_at,
+    }
+
+    def draw() -> None:
+        until = when(rotated.old_secret_expires_at)
+        say(st, f"rotated {subscription_id}: deliveries carry both signatures until {until} UTC")
+        say(st, f"new secret (shown once): {rotated.new_secret}")
+
+    emit(st, data, draw)
