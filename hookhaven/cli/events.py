@@ -9,10 +9,10 @@ import typer
 
 from hookhaven.audit import DeliveryState
 from hookhaven.cli.render import emit, progress_bars, say, table, when
-from hookhaven.cli.state import seconds, state
+from hookhaven.cli.state import State, seconds, state
 from hookhaven.operations import events as operations
 from hookhaven.operations.events import DeliveryStory, EventStory
-from hookhaven.operations.replay import replay_events
+from hookhaven.operations.replay import Replayed, replay_events, replay_missed
 
 app = typer.Typer(help="What was received and what became of it.", no_args_is_help=True)
 #: Events are read one day partition at a time: a wider window earns a progress bar.
@@ -125,15 +125,71 @@ def show(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metavar="EV
     emit(st, view, draw)
 
 
+def _replayed(st: State, replayed: list[Replayed]) -> None:
+    views = [{"id": r.event_id, "subscriptions": r.subscriptions} for r in replayed]
+    deliveries = sum(len(r.subscriptions) for r in replayed)
+    text = f"replaying {len(replayed)} event(s): {deliveries} deliveries queued"
+    emit(st, {"replayed": views}, lambda: say(st, text if replayed else "nothing to replay"))
+
+
 def replay(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(metavar="EVENT_ID")],
+    event_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="EVENT_ID", show_default=False)
+    ] = None,
     subscription: Annotated[
         str | None, typer.Option("--subscription", help="Only this subscription.")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="Every event of this window (e.g. 3d) that did not reach --subscription.",
+        ),
+    ] = None,
+    include_delivered: Annotated[
+        bool, typer.Option("--all", help="With --since: the delivered ones too.")
+    ] = False,
 ) -> None:
-    """Deliver an event again (same webhook-id) to all or one of its subscriptions."""
+    """Deliver events again, under their original webhook-id.
+
+    EVENT_IDs go to all their subscriptions, or to --subscription only. --since with
+    --subscription replays every event of the window that did not reach that subscription
+    (--all: every one meant for it), as after a subscriber that was down is back.
+    """
     st = state(ctx)
-    (one,) = replay_events(st.events, st.deliveries_queue, [event_id], subscription=subscription)
-    text = f"replaying {one.event_id} to {len(one.subscriptions)} subscription(s)"
-    emit(st, {"id": one.event_id, "subscriptions": one.subscriptions}, lambda: say(st, text))
+    if since is None:
+        if not event_ids:
+            raise typer.BadParameter("give EVENT_ID(s), or --since with --subscription")
+        if include_delivered:
+            raise typer.BadParameter("--all goes with --since", param_hint="'--all'")
+        with progress_bars(st, wanted=len(event_ids) > 1) as stages:
+            replayed = replay_events(
+                st.events,
+                st.deliveries_queue,
+                event_ids,
+                subscription=subscription,
+                stages=stages,
+            )
+        if len(event_ids) > 1:
+            _replayed(st, replayed)
+            return
+        (one,) = replayed
+        text = f"replaying {one.event_id} to {len(one.subscriptions)} subscription(s)"
+        emit(st, {"id": one.event_id, "subscriptions": one.subscriptions}, lambda: say(st, text))
+        return
+    if event_ids:
+        raise typer.BadParameter("give EVENT_ID(s) or --since, not both", param_hint="'--since'")
+    if subscription is None:
+        raise typer.BadParameter("needs --subscription", param_hint="'--since'")
+    window = seconds(since, "--since")
+    with progress_bars(st) as stages:
+        replayed = replay_missed(
+            st.events,
+            st.deliveries_queue,
+            since=time.time() - window,
+            subscription=subscription,
+            include_delivered=include_delivered,
+            stages=stages,
+        )
+    _replayed(st, replayed)

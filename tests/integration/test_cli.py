@@ -377,6 +377,68 @@ def test_send_events_show_and_replay(env, local_api, dispatch):
     fails("events", "show", "evt_missing", message="no event with id evt_missing")
 
 
+def test_replay_several_events_or_what_a_window_did_not_deliver(env, local_api, dispatch):
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    healthy = {"now": False}
+    with (
+        Subscriber(lambda n: Reply() if healthy["now"] else Reply(500)) as down,
+        Subscriber() as fine,
+    ):
+        a = cli_json("subscriptions", "add", "--url", down.url)["id"]
+        b = cli_json("subscriptions", "add", "--url", fine.url)["id"]
+        sent = [
+            cli_json("send", "bookhaven", "--type", "order.created", "--data", "{}",
+                     "--url", local_api)["id"]
+            for _ in range(2)
+        ]  # fmt: skip
+        dispatch()  # fine has both; down failed both and waits for a retry
+        cli("subscriptions", "disable", a)
+        time.sleep(1.1)
+        dispatch()  # the retries are dropped: the subscription is disabled
+        states = {
+            entry["subscription_id"]: entry["state"]
+            for e in sent
+            for entry in cli_json("events", "show", e)["subscriptions"]
+        }
+        assert states[b] == "delivered"
+        assert states[a].startswith("dropped: ")
+        cli("subscriptions", "enable", a)
+        healthy["now"] = True
+
+        # The subscriber is back: what it missed of the last hour, oldest first.
+        missed = cli_json("replay", "--since", "1h", "--subscription", a)
+        assert missed == {"replayed": [{"id": e, "subscriptions": [a]} for e in sent]}
+        dispatch()
+        assert {r.headers["webhook-id"] for r in down.received[-2:]} == set(sent)  # concurrently
+        assert cli_json("replay", "--since", "1h", "--subscription", a) == {"replayed": []}
+        assert cli("replay", "--since", "1h", "--subscription", a).stdout == ("nothing to replay\n")
+        everything = cli_json("replay", "--since", "1h", "--subscription", a, "--all")
+        assert [r["id"] for r in everything["replayed"]] == sent
+
+        several = cli_json("replay", *sent)
+        assert several == {"replayed": [{"id": e, "subscriptions": [a, b]} for e in sent]}
+        text = cli("replay", *sent, "--subscription", b).stdout
+        assert text == "replaying 2 event(s): 2 deliveries queued\n"  # and no progress bar
+        assert cli_json("replay", sent[0]) == {"id": sent[0], "subscriptions": [a, b]}
+    fails("replay", sent[0], "evt_missing", message="no event with id evt_missing")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "EVENT_ID"),
+        (("--since", "1h"), "--subscription"),
+        (("evt_1", "--since", "1h", "--subscription", "sub_a"), "not both"),
+        (("evt_1", "--all"), "--all"),
+    ],
+)
+def test_replay_forms_that_do_not_go_together_are_usage_errors(env, args, message):
+    result = cli("replay", *args, ok=False)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert message in usage_error("replay", *args)
+
+
 def test_events_list_stops_reading_once_it_has_its_limit(env, monkeypatch):
     store = DynamoEventStore(boto3.client("dynamodb"), env.events_table)
     now = time.time()
