@@ -102,9 +102,12 @@ def dev(
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)
     finally:
+        # The pollers finish their batches first (stack.stop joins them), so the demo
+        # subscribers must still be answering: stopping them first would fail in-flight
+        # deliveries.
+        stack.stop()
         for subscriber in subscribers:
             subscriber.stop()
-        stack.stop()
     print("stopped", flush=True)
 
 
