@@ -88,16 +88,16 @@ def add(
 ) -> None:
     """Add a source. A standard source without --secret gets a generated whsec_ secret."""
     st = state(ctx)
-    hmac = None
+    hmac: dict[str, Any] | None = None
     if kind == SourceKind.HMAC:
-        hmac = config.HmacSettings(
-            header=header,
-            algorithm=algorithm,
-            encoding=encoding,
-            prefix=prefix,
-            id_from=field_ref(id_from, "--id-from"),
-            type_from=field_ref(type_from, "--type-from"),
-        )
+        hmac = {
+            "header": header,
+            "algorithm": algorithm,
+            "encoding": encoding,
+            "prefix": prefix,
+            "id_from": field_ref(id_from, "--id-from"),
+            "type_from": field_ref(type_from, "--type-from"),
+        }
     added = config.add_source(
         st.config,
         name=name,

@@ -9,6 +9,7 @@ created from the shapes the CDK constructs use.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import socket
 import subprocess
@@ -218,7 +219,10 @@ class LocalStack:
         """Drop the EMF lines CloudWatch would collect; locally they only flood the console."""
         provider = metrics.provider
         provider.flush_metrics = lambda *args, **kwargs: provider.clear_metrics()
-        self._restore.append(lambda: provider.__dict__.pop("flush_metrics", None))
+        # The cold-start metric is printed on its own, not flushed with the others.
+        provider.add_cold_start_metric = lambda *args, **kwargs: None
+        for name in ("flush_metrics", "add_cold_start_metric"):
+            self._restore.append(functools.partial(provider.__dict__.pop, name, None))
 
     def _wait_for_emulator(self, timeout: float = 30) -> None:
         deadline = time.time() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -10,7 +11,6 @@ from pydantic import BaseModel, ValidationError
 from hookhaven.ids import new_subscription_id
 from hookhaven.models import (
     ANY_SOURCE,
-    FieldRef,
     HmacOptions,
     Secret,
     Source,
@@ -25,18 +25,6 @@ from hookhaven.signatures import is_standard_secret, new_standard_secret
 from hookhaven.ssrf import SsrfBlocked, check_url
 
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class HmacSettings:
-    """How an ``hmac`` source signs, as the operator gave it (validated by HmacOptions)."""
-
-    header: str = "x-signature"
-    algorithm: str = "sha256"
-    encoding: str = "hex"
-    prefix: str = ""
-    id_from: FieldRef | None = None
-    type_from: FieldRef | None = None
 
 
 @dataclass(frozen=True)
@@ -86,9 +74,11 @@ def add_source(
     kind: SourceKind,
     secret: str | None,
     now: float,
-    hmac: HmacSettings | None = None,
+    hmac: Mapping[str, Any] | None = None,
 ) -> SourceAdded:
-    """A new source. A standard one without ``secret`` gets a generated whsec_ secret."""
+    """A new source. A standard one without ``secret`` gets a generated whsec_ secret;
+    ``hmac`` holds an hmac source's options as the operator gave them (``HmacOptions``
+    validates them, and defaults what is left out)."""
     generated = None
     if secret is None:
         if kind != SourceKind.STANDARD:
@@ -99,7 +89,7 @@ def add_source(
     _standard_secret(kind, secret)
     options = None
     if kind == SourceKind.HMAC:
-        options = _valid(HmacOptions, "hmac", **vars(hmac or HmacSettings()))
+        options = _valid(HmacOptions, "hmac", **(hmac or {}))
     source = _valid(
         Source,
         "source",

@@ -9,7 +9,7 @@ import pytest
 from hookhaven.memory import MemoryConfig
 from hookhaven.models import FieldRef, SourceKind
 from hookhaven.operations import OperationError
-from hookhaven.operations.config import HmacSettings, add_source, rotate_source_secret
+from hookhaven.operations.config import add_source, rotate_source_secret
 from hookhaven.operations.send import SendResult, send_test_event, signed_request
 from hookhaven.verification import InboundRequest, verify
 
@@ -30,13 +30,13 @@ def test_a_standard_request_verifies_with_the_newest_secret():
 @pytest.mark.parametrize("encoding", ["hex", "base64"])
 def test_an_hmac_request_carries_id_and_type_where_the_source_reads_them(encoding):
     store = MemoryConfig()
-    settings = HmacSettings(
-        header="x-courier-signature",
-        encoding=encoding,
-        prefix="sha256=",
-        id_from=FieldRef.parse("field:id"),
-        type_from=FieldRef.parse("header:x-courier-event"),
-    )
+    settings = {
+        "header": "x-courier-signature",
+        "encoding": encoding,
+        "prefix": "sha256=",
+        "id_from": FieldRef.parse("field:id"),
+        "type_from": FieldRef.parse("header:x-courier-event"),
+    }
     add_source(store, name="courier", kind=SourceKind.HMAC, secret="s3cret", hmac=settings, now=NOW)
     source = store.sources["courier"]
     body, headers = signed_request(source, "shipment.dispatched", {"parcel": "P1"}, NOW)
