@@ -25,7 +25,6 @@ from hookhaven.resources import Resources
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
@@ -147,9 +146,6 @@ class Target:
 
     def sqs(self) -> SQSClient:
         return self.client("sqs")  # type: ignore[no-any-return]
-
-    def s3(self) -> S3Client:
-        return self.client("s3")  # type: ignore[no-any-return]
 
     def cloudwatch(self) -> CloudWatchClient:
         return self.client("cloudwatch")  # type: ignore[no-any-return]
