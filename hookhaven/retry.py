@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
@@ -90,8 +90,3 @@ def parse_retry_after(value: str | None, now: float) -> int | None:
 def clamp_retry_after(retry_after: int, scheduled: int) -> int:
     """Honour the subscriber's wish, but never sooner than scheduled nor later than twice it."""
     return max(scheduled, min(retry_after, 2 * scheduled, MAX_DELAY_SECONDS))
-
-
-def http_date(timestamp: float) -> str:
-    """RFC 9110 IMF-fixdate, for tests and the local stack's subscribers."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

@@ -10,11 +10,16 @@ from hookhaven.retry import (
     FailureClass,
     clamp_retry_after,
     classify_status,
-    http_date,
     parse_retry_after,
     scheduled_delay,
 )
 from hookhaven.tunables import DEFAULT_RETRY_SCHEDULE, MAX_DELAY_SECONDS
+
+
+def http_date(timestamp: float) -> str:
+    """RFC 9110 IMF-fixdate, as a subscriber writes Retry-After."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
 
 NOW = 1_795_881_600.0
 
