@@ -96,6 +96,9 @@ def load_dispatcher(concurrency: int, urls: list[str]) -> Any:
         def record_attempt(self, attempt: object, *, expires_at: int) -> None:
             return
 
+        def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+            return 0
+
     class Queue:
         def change_visibility(self, receipt_handle: str, seconds: int) -> None:
             return
@@ -131,7 +134,7 @@ def load_dispatcher(concurrency: int, urls: list[str]) -> Any:
     handler = module.logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(io.StringIO())
-    return module.DispatcherFunction(dispatcher, concurrency=concurrency)
+    return module.DispatcherFunction(dispatcher, settings)
 
 
 def sqs_event(count: int) -> dict[str, Any]:

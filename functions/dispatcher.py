@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,6 +42,10 @@ tracer = Tracer(patch_modules=("botocore",))
 telemetry.route_library_logs(logger)
 
 
+#: Added to the batching window in estimating when a later receive happened.
+RECEIPT_SLACK_SECONDS = 5
+
+
 class KeepMessage(Exception):
     """Reported as a batch item failure: SQS keeps the message for its next attempt."""
 
@@ -50,12 +55,17 @@ class DispatcherFunction:
     and delivery threads: one per execution environment, as Lambda runs one batch at a time
     in each."""
 
-    def __init__(self, dispatcher: Dispatcher, *, concurrency: int) -> None:
+    def __init__(self, dispatcher: Dispatcher, settings: wiring.FunctionSettings) -> None:
         self.dispatcher = dispatcher
+        #: How long a delivery may take once started (its request, and the storage calls
+        #: after it): none starts later than that before the invocation's end.
+        self.reserve_seconds = settings.delivery_reserve_seconds
+        #: How long the event source mapping may hold a message before invoking.
+        self.batching_window_seconds = settings.batching_window_seconds
         self.processor = BatchProcessor(
             event_type=EventType.SQS, raise_on_entire_batch_failure=False
         )
-        self.pool = ThreadPoolExecutor(max_workers=concurrency)
+        self.pool = ThreadPoolExecutor(max_workers=settings.delivery_concurrency)
 
         @logger.inject_lambda_context(clear_state=True)
         @metrics.log_metrics(capture_cold_start_metric=True)
@@ -68,12 +78,19 @@ class DispatcherFunction:
 
     def _handle(self, event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         records = event.get("Records", [])
+        invoked_at = time.time()
+        start_by = (
+            time.monotonic() + context.get_remaining_time_in_millis() / 1000 - self.reserve_seconds
+        )
+        # A record's later receive is not timestamped: it was received at most the batching
+        # window (and the time to invoke) before now.
+        received_at = invoked_at - self.batching_window_seconds - RECEIPT_SLACK_SECONDS
+
+        def process(record: dict[str, Any]) -> Handled:
+            return self._process(record, received_at=received_at, start_by=start_by)
+
         outcomes = dict(
-            zip(
-                (r["messageId"] for r in records),
-                self.pool.map(self._process, records),
-                strict=True,
-            )
+            zip((r["messageId"] for r in records), self.pool.map(process, records), strict=True)
         )
         for handled in outcomes.values():
             self.observe(handled)
@@ -87,18 +104,23 @@ class DispatcherFunction:
             event=event, record_handler=settle, processor=self.processor, context=context
         )
 
-    def _process(self, record: dict[str, Any]) -> Handled:
+    def _process(self, record: dict[str, Any], *, received_at: float, start_by: float) -> Handled:
+        attributes = record.get("attributes", {})
+        receive_count = int(attributes.get("ApproximateReceiveCount", "1"))
+        first = attributes.get("ApproximateFirstReceiveTimestamp")
         queued = QueuedDelivery(
             message_id=record["messageId"],
             body=record.get("body") or "",
-            receive_count=int(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
+            receive_count=receive_count,
             receipt_handle=record["receiptHandle"],
+            # On a first receive SQS says when it was: exactly this receive.
+            received_at=int(first) / 1000 if receive_count == 1 and first else received_at,
         )
         try:
-            return self.dispatcher.process(queued)
+            return self.dispatcher.process(queued, start_by=start_by)
         except Exception:
             logger.exception("delivery failed unexpectedly; the message stays queued")
-            return Handled(NotAttempted.ERROR, queued.receive_count)
+            return Handled(NotAttempted.ERROR, 0, keeps_message=True)
 
     def observe(self, handled: Handled) -> None:
         telemetry.count_delivery(metrics, handled)
@@ -121,9 +143,7 @@ def deployed() -> DispatcherFunction:
     """The dispatcher of this execution environment, built from its environment."""
     settings = wiring.FunctionSettings.from_environ()  # a bad variable fails the cold start
     clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings))
-    return DispatcherFunction(
-        wiring.build_dispatcher(settings, clients), concurrency=settings.delivery_concurrency
-    )
+    return DispatcherFunction(wiring.build_dispatcher(settings, clients), settings)
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from hookhaven.models import AttemptOutcome, AttemptRecord, EventRecord
+from hookhaven.models import AttemptOutcome, AttemptRecord, EventSummary
 
 
 class DeliveryState(StrEnum):
@@ -78,7 +78,7 @@ class AuditReport:
 
 
 def audit(
-    events: Sequence[EventRecord],
+    events: Sequence[EventSummary],
     attempts: Iterable[AttemptRecord],
     *,
     queued_messages: int,
@@ -133,7 +133,7 @@ def audit(
 
 
 def delivery_state(
-    event: EventRecord, subscription_id: str, history: Sequence[AttemptRecord]
+    event: EventSummary, subscription_id: str, history: Sequence[AttemptRecord]
 ) -> Delivery:
     """What became of ``event`` for one subscription, judged by that delivery's attempts
     alone: the one place a delivery's state is worked out (``audit`` and ``events show``).

@@ -10,15 +10,24 @@ For each message, in these steps (each a method of ``Dispatcher``):
 5. classify the response (delivered, 410 gone, or a failure of some class);
 6. record the attempt;
 7. on failure, schedule the next attempt: set the message's visibility to the next
-   backoff (Retry-After honoured within bounds) before it is reported failed.
+   backoff (Retry-After honoured within bounds) before it is reported failed; after the
+   last attempt, move the message to the DLQ (send there, then let SQS delete it here).
 
-The attempt number is the message's ApproximateReceiveCount, so the queue's
-maxReceiveCount (the schedule's length) moves the message to the DLQ after the last
-attempt.
+Attempts are counted from what the dispatcher did, not from receives: a receive whose
+invocation was throttled, crashed or ran out of time made no request and must not spend
+an attempt. The number of a message's attempt is one more than the attempt records it
+already has (none on its first receive); the queue's redrive policy is only a backstop,
+with slack above the number of attempts.
+
+SQS counts a message's visibility from the moment it was received, 12 hours at most in
+all, and refuses a ChangeMessageVisibility asking for more than is left
+(``hookhaven.quotas.SQS_VISIBILITY_MAX``). Every delay is capped at what is left, and the
+attempt record says when the next attempt really is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -39,7 +48,8 @@ from hookhaven.models import (
     Subscription,
     is_reserved_header,
 )
-from hookhaven.ports import ConfigReader, StorageUnavailable
+from hookhaven.ports import ConfigReader, StorageUnavailable, VisibilityRefused
+from hookhaven.quotas import SQS_VISIBILITY_MAX
 from hookhaven.retry import (
     FailureClass,
     clamp_retry_after,
@@ -54,35 +64,38 @@ from hookhaven.tunables import RuntimeTunables
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"hookhaven/{__version__}"
+#: Kept off the 12 h visibility ceiling: clock skew, and the time the call itself takes.
+VISIBILITY_MARGIN_SECONDS = 60
+#: When SQS refuses a visibility anyway, ask again for this much less, a few times.
+VISIBILITY_RETRY_STEP_SECONDS = 300
+VISIBILITY_RETRIES = 3
+#: A message that could not be moved to the DLQ comes back this soon to be moved again.
+DEAD_LETTER_RETRY_SECONDS = 60
 
 
 class NotAttempted(StrEnum):
     """Why a queued message was not attempted at all."""
 
     MALFORMED = "malformed"  # not a delivery message: parked in the DLQ with its reason
+    DEFERRED = "deferred"  # the invocation's time ran short: back at once, no attempt spent
+    PARKED = "parked"  # its attempts were used up on an earlier receive: moved to the DLQ now
     ERROR = "error"  # an unexpected error: kept, back after the queue's visibility timeout
-
-
-#: Outcomes after which SQS must keep the message (reported as a batch item failure).
-KEEPS_MESSAGE = frozenset({AttemptOutcome.RETRYING, AttemptOutcome.EXHAUSTED, NotAttempted.ERROR})
 
 
 @dataclass(frozen=True)
 class Handled:
-    """What became of one queued message: an attempt's outcome, or why there was none."""
+    """What became of one queued message: an attempt's outcome, or why there was none, and
+    whether SQS must keep the message (a batch item failure) or may delete it."""
 
     outcome: AttemptOutcome | NotAttempted
     attempt: int
+    keeps_message: bool
     failure: FailureClass | None = None
     latency_ms: float | None = None
     end_to_end_ms: float | None = None
     delay_seconds: int | None = None
     event_id: str | None = None
     subscription_id: str | None = None
-
-    @property
-    def keeps_message(self) -> bool:
-        return self.outcome in KEEPS_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,9 @@ class QueuedDelivery:
     body: str
     receive_count: int
     receipt_handle: str
+    #: When SQS handed this message over (epoch seconds): its 12 h visibility ceiling
+    #: counts from then. Exact on a first receive; an early estimate on later ones.
+    received_at: float
 
 
 class SubscriptionStore(ConfigReader, Protocol):
@@ -104,13 +120,19 @@ class SubscriptionStore(ConfigReader, Protocol):
 class AttemptStore(Protocol):
     def record_attempt(self, attempt: AttemptRecord, *, expires_at: int) -> None: ...
 
+    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+        """How many attempts were made from this SQS message (strongly consistent)."""
+        ...
+
 
 class BodyReader(Protocol):
     def get(self, pointer: BodyPointer) -> bytes: ...
 
 
 class QueueControl(Protocol):
-    def change_visibility(self, receipt_handle: str, seconds: int) -> None: ...
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        """``VisibilityRefused`` when SQS refuses the value, ``StorageUnavailable`` else."""
+        ...
 
     def dead_letter(self, body: str, reason: str) -> None: ...
 
@@ -183,17 +205,18 @@ def delivery_headers(
 class Attempt:
     """One attempt at one delivery: what every step needs, and what it has found so far."""
 
+    queued: QueuedDelivery
     message: DeliveryMessage
     number: int
     now: float
-    receipt_handle: str
     subscription: Subscription | None = None
     sent: SendResult | None = field(default=None, repr=False)
 
     def handled(
         self,
-        outcome: AttemptOutcome,
+        outcome: AttemptOutcome | NotAttempted,
         *,
+        keeps_message: bool = False,
         failure: FailureClass | None = None,
         end_to_end_ms: float | None = None,
         delay_seconds: int | None = None,
@@ -201,6 +224,7 @@ class Attempt:
         return Handled(
             outcome,
             self.number,
+            keeps_message,
             failure=failure,
             latency_ms=self.sent.latency_ms if self.sent else None,
             end_to_end_ms=end_to_end_ms,
@@ -233,6 +257,7 @@ class Attempt:
             response_body=sent.response_body if sent and sent.response_body else None,
             next_attempt_at=next_attempt_at,
             reason=reason,
+            message_id=self.queued.message_id,
         )
 
     def log_keys(self) -> dict[str, str]:
@@ -256,6 +281,7 @@ class Dispatcher:
         sender: Poster,
         settings: RuntimeTunables,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._subscriptions = subscriptions
@@ -265,18 +291,28 @@ class Dispatcher:
         self._sender = sender
         self._settings = settings
         self._clock = clock
+        self._monotonic = monotonic
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not a secret)
 
-    def process(self, queued: QueuedDelivery) -> Handled:
+    def process(self, queued: QueuedDelivery, *, start_by: float | None = None) -> Handled:
+        """``start_by``: a ``monotonic`` time after which no new request may start (the
+        invocation would not be there to see it through); the message then comes back at
+        once, without spending an attempt."""
         message = self._parse(queued)
         if message is None:
-            return Handled(NotAttempted.MALFORMED, queued.receive_count)
-        attempt = Attempt(
-            message=message,
-            number=queued.receive_count,
-            now=self._clock(),
-            receipt_handle=queued.receipt_handle,
+            return Handled(NotAttempted.MALFORMED, 0, keeps_message=False)
+        if start_by is not None and self._monotonic() > start_by:
+            return self._defer(queued, message)
+        made = (
+            0
+            if queued.receive_count == 1
+            else self._attempts.attempts_made(
+                message.event_id, message.subscription_id, queued.message_id
+            )
         )
+        attempt = Attempt(queued=queued, message=message, number=made + 1, now=self._clock())
+        if made >= self._settings.max_attempts:
+            return self._park(replace(attempt, number=made))
         subscription = self._subscriptions.get(message.subscription_id)
         if subscription is None or not subscription.enabled:
             return self._drop(attempt, subscription)
@@ -296,6 +332,17 @@ class Dispatcher:
             self._queue.dead_letter(queued.body, reason)
             logger.error("message sent to the DLQ", extra={"reason": reason})
             return None
+
+    def _defer(self, queued: QueuedDelivery, message: DeliveryMessage) -> Handled:
+        with contextlib.suppress(StorageUnavailable):  # else back after the queue's timeout
+            self._queue.change_visibility(queued.receipt_handle, 0)
+        return Handled(
+            NotAttempted.DEFERRED,
+            0,
+            keeps_message=True,
+            event_id=message.event_id,
+            subscription_id=message.subscription_id,
+        )
 
     def _drop(self, attempt: Attempt, subscription: Subscription | None) -> Handled:
         reason = (
@@ -347,37 +394,83 @@ class Dispatcher:
         detail: str | None = None,
         retry_after: int | None = None,
     ) -> Handled:
-        """A failed attempt: the next one after the schedule's delay, or none if it was the last."""
+        """A failed attempt: the next one after the schedule's delay, or to the DLQ if it was
+        the last."""
         delay = scheduled_delay(
             attempt.number, self._settings.retry_schedule, self._settings.retry_jitter, self._rng
         )
         if delay is None:
-            # Visibility 0: SQS moves the message to the DLQ on its next receive.
-            self._set_visibility(attempt, 0)
-            record = attempt.record(AttemptOutcome.EXHAUSTED, failure=failure, detail=detail)
-            self._record(attempt, record)
-            return attempt.handled(AttemptOutcome.EXHAUSTED, failure=failure)
+            return self._exhaust(attempt, failure, detail)
         if retry_after is not None:
             delay = clamp_retry_after(retry_after, delay)
-        self._set_visibility(attempt, delay)
+        set_at, delay_set = self._set_visibility(attempt.queued, delay, attempt)
         record = attempt.record(
             AttemptOutcome.RETRYING,
             failure=failure,
             detail=detail,
-            next_attempt_at=attempt.now + delay,
+            # When it really comes back: the delay may have been shortened to fit the 12 h
+            # SQS allows; None when SQS could not be told (then its own timeout applies).
+            next_attempt_at=set_at + delay_set if delay_set is not None else None,
         )
         self._record(attempt, record)
-        return attempt.handled(AttemptOutcome.RETRYING, failure=failure, delay_seconds=delay)
+        return attempt.handled(
+            AttemptOutcome.RETRYING, keeps_message=True, failure=failure, delay_seconds=delay_set
+        )
 
-    def _set_visibility(self, attempt: Attempt, seconds: int) -> None:
+    def _exhaust(self, attempt: Attempt, failure: FailureClass, detail: str | None) -> Handled:
+        """The last attempt failed: recorded first (so a later receive knows), then the
+        message goes to the DLQ, sent there before SQS deletes it here."""
+        record = attempt.record(AttemptOutcome.EXHAUSTED, failure=failure, detail=detail)
+        self._record(attempt, record)
+        reason = f"retries exhausted after {attempt.number} attempts: {failure}"
+        moved = self._dead_letter(attempt, reason)
+        return attempt.handled(AttemptOutcome.EXHAUSTED, keeps_message=not moved, failure=failure)
+
+    def _park(self, attempt: Attempt) -> Handled:
+        """Its attempts were used up on an earlier receive, whose move to the DLQ failed."""
+        reason = f"retries exhausted after {attempt.number} attempts"
+        moved = self._dead_letter(attempt, reason)
+        return attempt.handled(NotAttempted.PARKED, keeps_message=not moved)
+
+    def _dead_letter(self, attempt: Attempt, reason: str) -> bool:
         try:
-            self._queue.change_visibility(attempt.receipt_handle, seconds)
+            self._queue.dead_letter(attempt.queued.body, reason)
         except StorageUnavailable:
-            # The message then reappears after the queue's own visibility timeout: later
-            # than planned, never lost.
             logger.warning(
-                "could not set the retry delay", extra={"delay": seconds, **attempt.log_keys()}
+                "could not move the delivery to the DLQ; it stays queued and moves on its "
+                "next receive",
+                extra=attempt.log_keys(),
             )
+            with contextlib.suppress(StorageUnavailable):
+                self._queue.change_visibility(
+                    attempt.queued.receipt_handle, DEAD_LETTER_RETRY_SECONDS
+                )
+            return False
+        return True
+
+    def _set_visibility(
+        self, queued: QueuedDelivery, seconds: int, attempt: Attempt
+    ) -> tuple[float, int | None]:
+        """Hide the message for ``seconds``, or for what is left of its 12 hours if that is
+        less. Returns when it was set and for how long (None: SQS could not be told)."""
+        now = self._clock()
+        left = SQS_VISIBILITY_MAX.value - (now - queued.received_at) - VISIBILITY_MARGIN_SECONDS
+        seconds = max(0, min(seconds, int(left)))
+        for _ in range(VISIBILITY_RETRIES):
+            try:
+                self._queue.change_visibility(queued.receipt_handle, seconds)
+                return now, seconds
+            except VisibilityRefused:
+                # Received earlier than estimated: ask for less, never give up the delay.
+                seconds = max(0, seconds - VISIBILITY_RETRY_STEP_SECONDS)
+            except StorageUnavailable:
+                break
+        # The message then reappears after the queue's own visibility timeout: later than
+        # planned, never lost.
+        logger.warning(
+            "could not set the retry delay", extra={"delay": seconds, **attempt.log_keys()}
+        )
+        return now, None
 
     def _record(self, attempt: Attempt, record: AttemptRecord) -> None:
         expires_at = int(attempt.now) + self._settings.retention_days * 86400

@@ -10,6 +10,7 @@ from hookhaven.models import (
     BodyPointer,
     DeliveryMessage,
     EventRecord,
+    EventSummary,
     Source,
     Subscription,
 )
@@ -88,6 +89,14 @@ class MemoryEventStore:
     def record_attempt(self, attempt: AttemptRecord, *, expires_at: int = 0) -> None:
         self.attempt_records.append(attempt)
 
+    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+        wanted = (event_id, subscription_id, message_id)
+        return sum(
+            1
+            for a in self.attempt_records
+            if (a.event_id, a.subscription_id, a.message_id) == wanted and a.outcome.attempted
+        )
+
     def get_event(self, event_id: str) -> EventRecord | None:
         return self.events.get(event_id)
 
@@ -101,7 +110,7 @@ class MemoryEventStore:
         source: str | None = None,
         limit: int | None = None,
         progress: Progress | None = None,
-    ) -> list[EventRecord]:
+    ) -> list[EventSummary]:
         found = sorted(
             (
                 e
@@ -113,7 +122,12 @@ class MemoryEventStore:
         )
         if progress is not None:
             progress(1, 1)  # one "day": everything is in memory
-        return found[:limit] if limit else found
+        # As the time indexes hand them out: summaries, never bodies.
+        fields = set(EventSummary.model_fields)
+        return [
+            EventSummary.model_validate(e.model_dump(include=fields))
+            for e in (found[:limit] if limit else found)
+        ]
 
     def attempts_since(self, since: float, progress: Progress | None = None) -> list[AttemptRecord]:
         if progress is not None:

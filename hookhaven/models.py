@@ -232,23 +232,28 @@ class DeliveryMessage(BaseModel):
             raise ValueError("body_b64 is not base64") from error
 
 
-class EventRecord(BaseModel):
-    """What was received: kept for ``events show``, replay and audit."""
+class EventSummary(BaseModel):
+    """What listings and audits read of an event; all the time indexes carry of one."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     source: str
     event_type: str
-    provider_event_id: str | None
+    provider_event_id: str | None = None
     received_at: float
+    body_size: int
+    subscriptions: tuple[str, ...]
+
+
+class EventRecord(EventSummary):
+    """What was received: kept for ``events show``, replay and audit."""
+
     content_type: str
     headers: dict[str, str]
-    body_size: int
     body_sha256: str
     body: bytes | None = Field(default=None, repr=False)
     body_ref: BodyPointer | None = None
-    subscriptions: tuple[str, ...]
 
 
 def delivery_messages(event: EventRecord, subscription_ids: Iterable[str]) -> list[DeliveryMessage]:
@@ -285,6 +290,12 @@ class AttemptOutcome(StrEnum):
         """An attempt that reached (or tried to reach) the subscriber and did not succeed."""
         return self in (AttemptOutcome.RETRYING, AttemptOutcome.EXHAUSTED, AttemptOutcome.GONE)
 
+    @property
+    def attempted(self) -> bool:
+        """A request was made (or refused by the SSRF guard): it counts against the schedule.
+        A dropped delivery made none."""
+        return self is not AttemptOutcome.DROPPED
+
 
 class AttemptRecord(BaseModel):
     """One delivery attempt, kept with its event (``events show`` reads them together)."""
@@ -304,3 +315,6 @@ class AttemptRecord(BaseModel):
     response_body: str | None = None
     next_attempt_at: float | None = None
     reason: str | None = None
+    #: The SQS message the attempt was made from: the dispatcher counts the attempts of a
+    #: message by it (a replay or a redrive is a new message, with a fresh schedule).
+    message_id: str | None = None

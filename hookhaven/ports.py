@@ -14,6 +14,7 @@ from hookhaven.models import (
     BodyPointer,
     DeliveryMessage,
     EventRecord,
+    EventSummary,
     Source,
     Subscription,
 )
@@ -24,6 +25,10 @@ Progress = Callable[[int, int], None]
 
 class StorageUnavailable(Exception):
     """An AWS call failed (throttling, outage, timeout). Callers answer 503; nothing is kept."""
+
+
+class VisibilityRefused(StorageUnavailable):
+    """SQS refused a visibility timeout: more than is left of the message's 12 hours."""
 
 
 class ConfigReader(Protocol):
@@ -109,7 +114,7 @@ class EventReader(Protocol):
         source: str | None = None,
         limit: int | None = None,
         progress: Progress | None = None,
-    ) -> list[EventRecord]: ...
+    ) -> list[EventSummary]: ...
 
     def attempts_since(
         self, since: float, progress: Progress | None = None

@@ -7,10 +7,12 @@ creates the same ones in its emulator, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import ClassVar, Literal
 
+from hookhaven import quotas
 from hookhaven.tunables import ENV_PREFIX, ConfigurationError, RuntimeTunables, Tunables
 
 AttributeType = Literal["S", "N", "B"]
@@ -77,6 +79,8 @@ class IndexShape:
     name: str
     partition_key: Key
     sort_key: Key | None = None
+    #: The non-key attributes the index carries (INCLUDE); None carries every one (ALL).
+    projected: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,23 +106,55 @@ CONFIG_TABLE = TableShape(
 #: Events (``pk=EVENT#<id>``, ``sk=EVENT``) with their attempts (``sk=ATTEMPT#...``) in
 #: the same partition, so one Query shows an event's whole story; dedupe records
 #: (``pk=DEDUPE#<source>#<provider id>``). Everything expires through ``expires_at``.
-#: ``by_source`` lists a source's events by time (gsi1pk=``SOURCE#<name>``,
+#: ``by_source`` lists a source's events by time (gsi1pk=``SOURCE#<name>[#<shard>]``,
 #: gsi1sk=``<received at>#<id>``); ``by_time`` lists events and attempts of every
-#: source by day (see ``TIME_SHARDS``), for ``events list``, ``status`` and ``audit``.
+#: source by day (gsi2pk=``<EVENT|ATTEMPT>#<yyyy-mm-dd>#<shard>``), for ``events list``,
+#: ``status`` and ``audit``.
+#:
+#: Both are sharded and carry only what those listings read (``LISTED_ATTRIBUTES``),
+#: never a body. One index partition takes 1,000 write units a second, and an index
+#: that throttles throttles its table: unsharded, with bodies, one busy source would have
+#: made the receiver answer 503 at about 50 events a second of 20 KB.
+LISTED_ATTRIBUTES = (
+    # an event, as hookhaven.models.EventSummary
+    "id",
+    "source",
+    "event_type",
+    "provider_event_id",
+    "received_at",
+    "body_size",
+    "subscriptions",
+    # an attempt, as status and audit read it (hookhaven.models.AttemptRecord)
+    "event_id",
+    "subscription_id",
+    "attempt",
+    "at",
+    "outcome",
+    "status_code",
+    "error",
+    "next_attempt_at",
+    "reason",
+)
 EVENTS_TABLE = TableShape(
     role="events",
     partition_key=Key("pk"),
     sort_key=Key("sk"),
     ttl_attribute="expires_at",
     indexes=(
-        IndexShape("by_source", Key("gsi1pk"), Key("gsi1sk")),
-        IndexShape("by_time", Key("gsi2pk"), Key("gsi2sk")),
+        IndexShape("by_source", Key("gsi1pk"), Key("gsi1sk"), LISTED_ATTRIBUTES),
+        IndexShape("by_time", Key("gsi2pk"), Key("gsi2sk"), LISTED_ATTRIBUTES),
     ),
 )
 
-#: ``by_time`` partitions: ``<EVENT|ATTEMPT>#<yyyy-mm-dd>#<shard>``. Sharding spreads a
-#: surge's writes over several index partitions, so the index never throttles the table.
-TIME_SHARDS = 4
+#: Partitions per source (``by_source``) and per day and kind (``by_time``): each takes
+#: 1,000 index writes a second (one write unit each: index items stay under 1 KB).
+SOURCE_SHARDS = 8
+TIME_SHARDS = 8
+
+
+def shard_of(item_id: str, shards: int) -> int:
+    """The shard an item's index entry lives in: stable, and even over many ids."""
+    return int(hashlib.sha256(item_id.encode()).hexdigest(), 16) % shards
 
 
 @dataclass(frozen=True)
@@ -129,12 +165,16 @@ class QueueShape:
     visibility_timeout_seconds: int
     retention_seconds: int
     max_receive_count: int | None = None  # redrive to the DLQ after this many receives
+    #: Set, not left to the account's default (which AWS raised in 2026 and may raise
+    #: again): every message hookhaven sends is bounded below it.
+    max_message_size_bytes: int = quotas.DELIVERY_MESSAGE_SIZE_MAX
 
     def sqs_attributes(self) -> dict[str, str]:
         """Attributes as ``CreateQueue`` takes them (redrive policy aside)."""
         return {
             "VisibilityTimeout": str(self.visibility_timeout_seconds),
             "MessageRetentionPeriod": str(self.retention_seconds),
+            "MaximumMessageSize": str(self.max_message_size_bytes),
         }
 
 
@@ -155,10 +195,19 @@ def dead_letter_queue(tunables: Tunables) -> QueueShape:
     )
 
 
-def max_receive_count(tunables: RuntimeTunables) -> int:
-    """SQS moves a message to the DLQ after exactly as many receives as there are attempts.
+#: Receives a message may have beyond its attempts before SQS's redrive policy moves it to
+#: the DLQ: throttled invocations, crashes, timeouts and deliveries deferred for lack of
+#: time receive a message without attempting it (AWS advises at least 5 for Lambda).
+REDRIVE_SLACK_RECEIVES = 10
 
-    The attempt number is the message's ApproximateReceiveCount, so this ties
-    the retry schedule and the redrive policy to one setting.
+
+def max_receive_count(tunables: RuntimeTunables) -> int:
+    """The redrive policy's maxReceiveCount: a backstop only.
+
+    The dispatcher counts attempts itself and moves a delivery to the DLQ after its last
+    real one; SQS's redrive catches only a message that keeps coming back without being
+    attempted (a poison message that crashes every invocation, say).
     """
-    return tunables.max_attempts
+    return min(
+        tunables.max_attempts + REDRIVE_SLACK_RECEIVES, quotas.SQS_MAX_RECEIVE_COUNT_MAX.value
+    )

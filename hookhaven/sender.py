@@ -5,17 +5,26 @@ then connects to a checked address while TLS (SNI and certificate verification)
 and the Host header still use the host name. Connections are pooled per
 (address, port, host) and reused across deliveries and warm invocations.
 Redirects are never followed; at most 4 KB of the response body is read.
+
+Each POST has one deadline for the whole request (``timeout_seconds``): urllib3's read
+timeout applies to each read of the socket, so a subscriber trickling a byte at a time
+could otherwise hold a delivery, and the batch around it, for as long as it liked. At
+the deadline the connection's socket is shut down, which ends whatever read is waiting.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -49,6 +58,76 @@ class SendResult:
     address: str | None = None
 
 
+_current = threading.local()
+
+
+class Deadline:
+    """Ends one request at a point in time: its connection's socket is shut down then."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._connection: HTTPConnection | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.deadline = None
+
+    def watch(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connection = connection
+            expired = self.expired
+        if expired:
+            self._shut(connection)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            connection = self._connection
+        if connection is not None:
+            self._shut(connection)
+
+    @staticmethod
+    def _shut(connection: HTTPConnection) -> None:
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watched:
+    """A connection the current request's deadline can cut."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(_current, "deadline", None)
+        if deadline is not None:
+            deadline.watch(self)
+        return super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
 class Sender:
     def __init__(
         self,
@@ -80,7 +159,7 @@ class Sender:
                     "retries": False,
                 }
                 if endpoint.scheme == "https":
-                    pool = urllib3.HTTPSConnectionPool(
+                    pool = _HTTPSPool(
                         **common,  # type: ignore[arg-type]
                         cert_reqs=ssl.CERT_REQUIRED,
                         ca_certs=self._ca_certs,
@@ -88,7 +167,7 @@ class Sender:
                         assert_hostname=endpoint.host,
                     )
                 else:
-                    pool = urllib3.HTTPConnectionPool(**common)  # type: ignore[arg-type]
+                    pool = _HTTPPool(**common)  # type: ignore[arg-type]
                 self._pools[key] = pool
             return pool
 
@@ -114,48 +193,60 @@ class Sender:
             endpoint.host if endpoint.port in (80, 443) else f"{endpoint.host}:{endpoint.port}"
         )
         request_headers = {**headers, "Host": host_header}
-        connect = min(5.0, self._timeout)
-        try:
-            response = self._pool(endpoint, address).urlopen(
-                "POST",
-                endpoint.path,
-                body=body,
-                headers=request_headers,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                assert_same_host=False,
-                timeout=urllib3.Timeout(connect=connect, read=self._timeout),
-            )
-        except NewConnectionError as error:  # refused, unreachable (a ConnectTimeoutError subclass)
-            kind = FailureClass.TIMEOUT if "timed out" in str(error) else FailureClass.CONNECTION
-            return result(status=None, error=kind, error_detail=_short(error), address=address)
-        except (ConnectTimeoutError, ReadTimeoutError) as error:
-            return result(
-                status=None, error=FailureClass.TIMEOUT, error_detail=_short(error), address=address
-            )
-        except SSLError as error:
-            return result(
-                status=None, error=FailureClass.TLS, error_detail=_short(error), address=address
-            )
-        except (ProtocolError, HTTPError, OSError) as error:
-            kind = FailureClass.TIMEOUT if "timed out" in str(error) else FailureClass.CONNECTION
-            return result(status=None, error=kind, error_detail=_short(error), address=address)
-
-        try:
-            prefix = response.read(RESPONSE_BODY_LIMIT + 1, decode_content=False)
-        except (ReadTimeoutError, ProtocolError, HTTPError, OSError):
-            prefix = b""
-        if len(prefix) <= RESPONSE_BODY_LIMIT:  # read to the end: the connection is reusable
-            response.release_conn()
+        left = self._timeout - (time.perf_counter() - started)
+        connect = max(0.1, min(5.0, left))
+        with Deadline(left) as deadline:
+            try:
+                response = self._pool(endpoint, address).urlopen(
+                    "POST",
+                    endpoint.path,
+                    body=body,
+                    headers=request_headers,
+                    redirect=False,
+                    retries=False,
+                    preload_content=False,
+                    assert_same_host=False,
+                    timeout=urllib3.Timeout(connect=connect, read=max(0.1, left)),
+                )
+            except Exception as error:
+                failed = _failure(error, deadline.expired, self._timeout)
+                if failed is None:
+                    raise
+                kind, detail = failed
+                return result(status=None, error=kind, error_detail=detail, address=address)
+            try:
+                prefix = response.read(RESPONSE_BODY_LIMIT + 1, decode_content=False)
+            except (ReadTimeoutError, ProtocolError, HTTPError, OSError):
+                prefix = b""  # the answer's status stands; its body was cut short
+            expired = deadline.expired
+        if expired or len(prefix) > RESPONSE_BODY_LIMIT:
+            # Cut at the deadline (its socket is shut), or a large body not worth draining.
+            response.close()
         else:
-            response.close()  # a large or unread body is not worth draining for reuse
+            response.release_conn()  # read to the end: the connection is reusable
         return result(
             status=response.status,
             response_body=prefix[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace"),
             retry_after=response.headers.get("retry-after"),
             address=address,
         )
+
+
+def _failure(error: Exception, expired: bool, timeout: float) -> tuple[FailureClass, str] | None:
+    """The failure class of a request that got no answer; None for anything unexpected."""
+    if expired:
+        return FailureClass.TIMEOUT, f"no answer within {timeout:g} s in all"
+    if isinstance(error, NewConnectionError):  # refused, unreachable (a ConnectTimeoutError)
+        kind = FailureClass.TIMEOUT if "timed out" in str(error) else FailureClass.CONNECTION
+        return kind, _short(error)
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return FailureClass.TIMEOUT, _short(error)
+    if isinstance(error, SSLError):
+        return FailureClass.TLS, _short(error)
+    if isinstance(error, (ProtocolError, HTTPError, OSError)):
+        kind = FailureClass.TIMEOUT if "timed out" in str(error) else FailureClass.CONNECTION
+        return kind, _short(error)
+    return None
 
 
 def _short(error: Exception) -> str:

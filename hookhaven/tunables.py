@@ -21,16 +21,27 @@ from pydantic import (
     model_validator,
 )
 
+from hookhaven import quotas
 from hookhaven.durations import format_duration, parse_duration
+from hookhaven.verification import MAX_TYPE_LENGTH
 
 #: SQS refuses a visibility timeout above 12 hours, so no single delay may exceed it.
-MAX_DELAY_SECONDS = 12 * 3600
+MAX_DELAY_SECONDS = quotas.SQS_VISIBILITY_MAX.value
 #: SQS keeps a message at most 14 days; DLQ expiry counts from the original enqueue time.
-MAX_QUEUE_RETENTION_DAYS = 14
-#: Lambda's synchronous request limit is 6 MB; leave room for the HTTP API event around the body.
-MAX_BODY_LIMIT_BYTES = 5_500_000
-#: SQS message limit is 256 KiB; an inline body travels base64-encoded inside a JSON message.
-MAX_INLINE_BODY_BYTES = 160 * 1024
+MAX_QUEUE_RETENTION_DAYS = quotas.SQS_RETENTION_MAX.value // 86400
+#: The largest body whose HTTP API event always fits Lambda's 6 MB synchronous payload,
+#: however API Gateway encodes it (base64, or JSON-escaped text up to 6x): about 1 MB.
+MAX_BODY_LIMIT_BYTES = quotas.largest_body_that_always_fits()
+#: A delivery message holds, besides the body: the content type (a header value, at most
+#: the HTTP API's header quota, up to twice as long once JSON-escaped), the event type
+#: (JSON-escaped, up to 6x) and fixed fields. The body travels base64-encoded (4/3).
+DELIVERY_MESSAGE_ENVELOPE_BYTES = (
+    2 * quotas.HTTP_API_REQUEST_LINE_AND_HEADERS.value + 6 * MAX_TYPE_LENGTH + 1024
+)
+#: The largest inline body with which one delivery message still fits its queue.
+MAX_INLINE_BODY_BYTES = int(
+    (quotas.DELIVERY_MESSAGE_SIZE_MAX - DELIVERY_MESSAGE_ENVELOPE_BYTES) / quotas.BASE64_GROWTH
+)
 #: CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
@@ -51,6 +62,17 @@ DEFAULT_RETRY_SCHEDULE: tuple[int, ...] = (
 )
 
 ENV_PREFIX = "HOOKHAVEN_"
+
+#: The dispatcher's AWS calls give up after this many tries of a connect and a read, so
+#: that a delivery's storage calls fit in the invocation it started in.
+DISPATCHER_AWS_ATTEMPTS = 3
+DISPATCHER_AWS_CONNECT_SECONDS = 1
+DISPATCHER_AWS_READ_SECONDS = 2
+#: botocore's standard retry mode waits at most 1 s, then 2 s, between tries.
+DISPATCHER_AWS_BACKOFF_SECONDS = 3
+#: AWS calls a delivery makes once its request is answered: the attempt record, then the
+#: retry delay or the move to the DLQ.
+AWS_CALLS_AFTER_A_REQUEST = 2
 
 
 def _schedule(value: Any) -> Any:
@@ -93,10 +115,12 @@ class RuntimeTunables(BaseModel):
         description="A provider event id seen again within this window is a duplicate.",
     )
     max_body_bytes: int = Field(
-        default=5 * 1024 * 1024,
+        default=1_000_000,
         ge=1024,
         le=MAX_BODY_LIMIT_BYTES,
-        description="Larger request bodies are refused with 413.",
+        description="Larger request bodies are refused with 413. At most "
+        f"{MAX_BODY_LIMIT_BYTES:,} bytes: the largest body whose HTTP API event fits "
+        "Lambda's 6 MB invocation payload however API Gateway encodes it.",
     )
     inline_body_limit_bytes: int = Field(
         default=64 * 1024,
@@ -106,6 +130,12 @@ class RuntimeTunables(BaseModel):
     )
     source_cache_seconds: int = Field(
         default=30, ge=0, le=60, description="How long the receiver caches sources."
+    )
+    batching_window_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=quotas.ESM_BATCHING_WINDOW_MAX.value,
+        description="How long the event source mapping gathers messages before invoking.",
     )
 
     @field_validator("retry_schedule")
@@ -125,6 +155,17 @@ class RuntimeTunables(BaseModel):
     @property
     def max_attempts(self) -> int:
         return len(self.retry_schedule)
+
+    @property
+    def delivery_reserve_seconds(self) -> int:
+        """How long a delivery may take once started: its request, whole, then its storage
+        calls, each with every retry. None starts later than this before its invocation
+        ends (the rest come back at once, without spending an attempt)."""
+        per_call = (
+            DISPATCHER_AWS_ATTEMPTS * (DISPATCHER_AWS_CONNECT_SECONDS + DISPATCHER_AWS_READ_SECONDS)
+            + DISPATCHER_AWS_BACKOFF_SECONDS
+        )
+        return self.request_timeout_seconds + AWS_CALLS_AFTER_A_REQUEST * per_call
 
     @property
     def worst_case_schedule_seconds(self) -> int:
@@ -154,8 +195,7 @@ class Tunables(RuntimeTunables):
     receiver_memory_mb: int = Field(default=512, ge=128, le=10240)
     dispatcher_timeout_seconds: int = Field(default=60, ge=10, le=900)
     dispatcher_memory_mb: int = Field(default=512, ge=128, le=10240)
-    batch_size: int = Field(default=10, ge=1, le=10000)
-    batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    batch_size: int = Field(default=10, ge=1, le=quotas.ESM_BATCH_SIZE_MAX.value)
     max_concurrency: int = Field(
         default=10, ge=2, le=1000, description="Most dispatcher instances the queue may drive."
     )
@@ -190,6 +230,13 @@ class Tunables(RuntimeTunables):
                 f"dispatcher_timeout_seconds must be at least {self.batch_budget_seconds}: "
                 "a batch runs in waves of delivery_concurrency, each up to "
                 "request_timeout_seconds, plus 10 s for storage calls"
+            )
+        if self.dispatcher_timeout_seconds < self.delivery_reserve_seconds + 5:
+            raise ValueError(
+                f"dispatcher_timeout_seconds must be at least {self.delivery_reserve_seconds + 5}"
+                f": a delivery started may take {self.delivery_reserve_seconds} s (its request, "
+                "then its storage calls with their retries), and deliveries must be able to "
+                "start at all"
             )
         if self.queue_visibility_timeout_seconds > MAX_DELAY_SECONDS:
             raise ValueError("6 x dispatcher_timeout_seconds must fit in SQS's 12h visibility")

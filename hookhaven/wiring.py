@@ -27,7 +27,14 @@ from hookhaven.dispatch import Dispatcher, Poster, SubscriptionCache
 from hookhaven.ingest import Receiver, SourceDirectory
 from hookhaven.resources import Resources
 from hookhaven.sender import Sender
-from hookhaven.tunables import ENV_PREFIX, ConfigurationError, RuntimeTunables
+from hookhaven.tunables import (
+    DISPATCHER_AWS_ATTEMPTS,
+    DISPATCHER_AWS_CONNECT_SECONDS,
+    DISPATCHER_AWS_READ_SECONDS,
+    ENV_PREFIX,
+    ConfigurationError,
+    RuntimeTunables,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,11 +51,13 @@ RECEIVER_CLIENT_CONFIG = Config(
 
 
 def dispatcher_client_config(settings: RuntimeTunables) -> Config:
-    """Every delivery thread of a batch may hold a connection at once."""
+    """Every delivery thread of a batch may hold a connection at once; each call gives up
+    in time for its delivery to finish inside the invocation
+    (``RuntimeTunables.delivery_reserve_seconds``)."""
     return Config(
-        connect_timeout=2,
-        read_timeout=10,
-        retries={"mode": "standard", "max_attempts": 4},
+        connect_timeout=DISPATCHER_AWS_CONNECT_SECONDS,
+        read_timeout=DISPATCHER_AWS_READ_SECONDS,
+        retries={"mode": "standard", "max_attempts": DISPATCHER_AWS_ATTEMPTS},
         max_pool_connections=max(10, settings.delivery_concurrency),
     )
 

@@ -9,9 +9,16 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hookhaven.aws.items import from_item, to_item, to_value
-from hookhaven.models import AttemptRecord, EventRecord, Source, Subscription
+from hookhaven.models import (
+    AttemptOutcome,
+    AttemptRecord,
+    EventRecord,
+    EventSummary,
+    Source,
+    Subscription,
+)
 from hookhaven.ports import Claim, DedupeKey, Progress, StorageUnavailable
-from hookhaven.resources import TIME_SHARDS
+from hookhaven.resources import SOURCE_SHARDS, TIME_SHARDS, shard_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -296,6 +303,27 @@ class DynamoEventStore:
                 f"recording the attempt failed: {_error_code(error)}"
             ) from error
 
+    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+        """Attempts made from one SQS message: its records in the event's partition, read
+        strongly consistent (one query of a few small items)."""
+        items = query_all(
+            self._client,
+            "events table",
+            TableName=self._table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+            ProjectionExpression="message_id, outcome",
+            ExpressionAttributeValues={
+                ":pk": {"S": event_pk(event_id)},
+                ":prefix": {"S": f"ATTEMPT#{subscription_id}#"},
+            },
+        )
+        return sum(
+            1
+            for item in items
+            if item.get("message_id") == message_id and AttemptOutcome(item["outcome"]).attempted
+        )
+
     def attempts(self, event_id: str, *, consistent: bool = False) -> list[AttemptRecord]:
         """Every attempt of an event, all subscriptions, in one query."""
         items = query_all(
@@ -324,17 +352,21 @@ class DynamoEventStore:
         source: str | None = None,
         limit: int | None = None,
         progress: Progress | None = None,
-    ) -> list[EventRecord]:
+    ) -> list[EventSummary]:
         """Events received since ``since``, newest first; one source or all. With a
         ``limit``, reading stops once the newest ``limit`` are certain."""
         start = datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds")
         if source is not None:
-            items = self._query_index(
-                "by_source", "gsi1pk", f"SOURCE#{source}", "gsi1sk", start, limit
-            )
+            items = [
+                item
+                for shard in range(SOURCE_SHARDS)
+                for item in self._query_index(
+                    "by_source", "gsi1pk", source_partition(source, shard), "gsi1sk", start, limit
+                )
+            ]
         else:
             items = self._by_time("EVENT", since, limit, progress)
-        events = sorted((_event(i) for i in items), key=lambda e: e.received_at, reverse=True)
+        events = sorted((_summary(i) for i in items), key=lambda e: e.received_at, reverse=True)
         return events[:limit] if limit else events
 
     def attempts_since(self, since: float, progress: Progress | None = None) -> list[AttemptRecord]:
@@ -408,10 +440,23 @@ def _event(values: dict[str, Any]) -> EventRecord:
     )
 
 
+def _summary(values: dict[str, Any]) -> EventSummary:
+    """An event as the listing indexes carry it (``LISTED_ATTRIBUTES``)."""
+    return EventSummary.model_validate(
+        {k: v for k, v in values.items() if k in EventSummary.model_fields}
+    )
+
+
+def source_partition(source: str, shard: int) -> str:
+    """``by_source`` partition key. Shard 0 keeps the unsharded key events were first
+    written under, so they stay listed."""
+    return f"SOURCE#{source}" if shard == 0 else f"SOURCE#{source}#{shard}"
+
+
 def time_keys(kind: str, at: float, item_id: str) -> dict[str, str]:
     """``by_time`` index keys: a day partition, sharded by the item's id."""
     moment = datetime.fromtimestamp(at, UTC)
-    shard = int(hashlib.sha256(item_id.encode()).hexdigest(), 16) % TIME_SHARDS
+    shard = shard_of(item_id, TIME_SHARDS)
     return {
         "gsi2pk": f"{kind}#{moment:%Y-%m-%d}#{shard}",
         "gsi2sk": f"{moment.isoformat(timespec='milliseconds')}#{item_id}",
@@ -424,7 +469,7 @@ def event_item(event: EventRecord, expires_at: int) -> dict[str, Any]:
     return {
         "pk": event_pk(event.id),
         "sk": "EVENT",
-        "gsi1pk": f"SOURCE#{event.source}",
+        "gsi1pk": source_partition(event.source, shard_of(event.id, SOURCE_SHARDS)),
         "gsi1sk": f"{received}#{event.id}",
         "received_at_iso": received,
         "expires_at": expires_at,

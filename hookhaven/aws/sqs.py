@@ -11,16 +11,57 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from hookhaven import quotas
 from hookhaven.models import DeliveryMessage
-from hookhaven.ports import QueueDepth, StorageUnavailable
+from hookhaven.ports import QueueDepth, StorageUnavailable, VisibilityRefused
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-BATCH_LIMIT = 10
 #: Failed entries are sent again after these pauses (seconds); the provider waits meanwhile.
 RETRY_PAUSES = (0.02, 0.1, 0.3)
 MAX_PARALLEL_BATCHES = 8
+
+
+class MessageRefused(Exception):
+    """SQS refused a message or a batch as malformed or too large: sending it again cannot
+    help, so it is not retried as a transient failure would be.
+
+    hookhaven bounds every message below its queue's limit (``inline_body_limit_bytes``,
+    event types, header sizes), so this is a bug, never something a provider can cause.
+    """
+
+
+#: Whole-request refusals that no retry can fix (the JSON protocol's codes carry the prefix
+#: ``AWS.SimpleQueueService.`` or not, depending on the endpoint).
+_REFUSED = ("BatchRequestTooLong", "InvalidParameterValue", "InvalidMessageContents")
+
+
+def _refused(error: ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    return code.rsplit(".", 1)[-1] in _REFUSED
+
+
+def pack(
+    bodies: Sequence[str],
+    *,
+    max_entries: int = quotas.SQS_BATCH_ENTRIES.value,
+    max_bytes: int = quotas.SQS_BATCH_PAYLOAD_MAX,
+) -> list[list[int]]:
+    """Indexes of ``bodies`` in SendMessageBatch batches: at most ``max_entries`` each, and
+    the bodies of one batch at most ``max_bytes`` together (SQS counts UTF-8 bytes)."""
+    batches: list[list[int]] = []
+    size = 0
+    for index, body in enumerate(bodies):
+        length = len(body.encode())
+        if length > max_bytes:
+            raise MessageRefused(f"a delivery message of {length} bytes; the limit is {max_bytes}")
+        if not batches or len(batches[-1]) == max_entries or size + length > max_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append(index)
+        size += length
+    return batches
 
 
 class SqsDeliveryQueue:
@@ -32,9 +73,13 @@ class SqsDeliveryQueue:
         self._pauses = tuple(pauses)
 
     def send(self, messages: Sequence[DeliveryMessage]) -> set[str]:
-        """Send all messages in batches of ten, batches in parallel; return what still failed."""
+        """Send all messages in batches packed by count and size, batches in parallel; return
+        the subscriptions whose message still failed. ``MessageRefused`` if SQS refuses one
+        for its size (permanent: retrying cannot help)."""
+        bodies = [message.model_dump_json(exclude_none=True) for message in messages]
         batches = [
-            list(messages[i : i + BATCH_LIMIT]) for i in range(0, len(messages), BATCH_LIMIT)
+            {str(i): (messages[i].subscription_id, bodies[i]) for i in batch}
+            for batch in pack(bodies)
         ]
         if len(batches) <= 1:
             return self._send_batch(batches[0]) if batches else set()
@@ -42,8 +87,8 @@ class SqsDeliveryQueue:
             results = list(pool.map(self._send_batch, batches))
         return set().union(*results)
 
-    def _send_batch(self, batch: list[DeliveryMessage]) -> set[str]:
-        pending = {str(index): message for index, message in enumerate(batch)}
+    def _send_batch(self, batch: dict[str, tuple[str, str]]) -> set[str]:
+        pending = dict(batch)
         for pause in (0.0, *self._pauses):
             if pause:
                 time.sleep(pause)
@@ -51,17 +96,24 @@ class SqsDeliveryQueue:
                 response = self._client.send_message_batch(
                     QueueUrl=self._queue_url,
                     Entries=[
-                        {"Id": entry_id, "MessageBody": message.model_dump_json(exclude_none=True)}
-                        for entry_id, message in pending.items()
+                        {"Id": entry_id, "MessageBody": body}
+                        for entry_id, (_, body) in pending.items()
                     ],
                 )
-            except (ClientError, BotoCoreError):
+            except ClientError as error:
+                if _refused(error):
+                    raise MessageRefused(f"SQS refused the batch: {error}") from error
                 continue  # the whole call failed: every pending entry is tried again
+            except BotoCoreError:
+                continue
             for entry in response.get("Successful", []):
                 pending.pop(entry["Id"], None)
+            for failure in response.get("Failed", []):
+                if failure.get("SenderFault"):  # the entry itself is wrong: not transient
+                    raise MessageRefused(f"SQS refused a message: {failure.get('Code')}")
             if not pending:
                 return set()
-        return {message.subscription_id for message in pending.values()}
+        return {subscription_id for subscription_id, _ in pending.values()}
 
 
 class SqsQueueControl:
@@ -77,7 +129,11 @@ class SqsQueueControl:
             self._client.change_message_visibility(
                 QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
             )
-        except (ClientError, BotoCoreError) as error:
+        except ClientError as error:
+            if _refused(error):  # more than is left of the message's 12 hours
+                raise VisibilityRefused(f"SQS refused {seconds} s: {error}") from error
+            raise StorageUnavailable("changing the message visibility failed") from error
+        except BotoCoreError as error:
             raise StorageUnavailable("changing the message visibility failed") from error
 
     def dead_letter(self, body: str, reason: str) -> None:

@@ -57,7 +57,11 @@ def create_table(client: DynamoDBClient, name: str, shape: TableShape) -> None:
                     if index.sort_key
                     else []
                 ),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": (
+                    {"ProjectionType": "ALL"}
+                    if index.projected is None
+                    else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)}
+                ),
             }
             for index in shape.indexes
         ]

@@ -181,7 +181,7 @@ class LocalStack:
                 wiring.build_dispatcher(
                     settings, self._clients(wiring.dispatcher_client_config(settings))
                 ),
-                concurrency=settings.delivery_concurrency,
+                settings,
             )
             for _ in range(self.pollers)
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hookhaven.audit import Delivery, delivery_state
-from hookhaven.models import AttemptRecord, EventRecord
+from hookhaven.models import AttemptRecord, EventRecord, EventSummary
 from hookhaven.operations import OperationError, Stages, stage
 from hookhaven.ports import EventReader
 
@@ -17,7 +17,7 @@ def list_events(
     source: str | None = None,
     limit: int | None = None,
     stages: Stages | None = None,
-) -> list[EventRecord]:
+) -> list[EventSummary]:
     """Events received since ``since``, newest first; reading stops once ``limit`` are in."""
     return events.events_since(
         since, source=source, limit=limit, progress=stage(stages, "reading events")

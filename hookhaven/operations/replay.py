@@ -73,7 +73,10 @@ def replay_missed(
             if delivery_state(event, subscription, history.get(event.id, [])).state
             is not DeliveryState.DELIVERED
         ]
-    return _enqueue(queue, [(event, [subscription]) for event in meant], stages)
+    # The time index carries no bodies: each event to replay is read whole.
+    whole = (events.get_event(event.id) for event in meant)
+    plan = [(event, [subscription]) for event in whole if event is not None]
+    return _enqueue(queue, plan, stages)
 
 
 def _enqueue(

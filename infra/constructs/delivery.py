@@ -28,6 +28,7 @@ def _queue(
         enforce_ssl=True,
         visibility_timeout=Duration.seconds(shape.visibility_timeout_seconds),
         retention_period=Duration.seconds(shape.retention_seconds),
+        max_message_size_bytes=shape.max_message_size_bytes,
         dead_letter_queue=(
             sqs.DeadLetterQueue(queue=dead_letter, max_receive_count=shape.max_receive_count)
             if dead_letter is not None and shape.max_receive_count is not None

@@ -54,7 +54,12 @@ def table_from_shape(scope: Construct, construct_id: str, shape: TableShape) -> 
             index_name=index.name,
             partition_key=_attribute(index.partition_key),
             sort_key=_attribute(index.sort_key) if index.sort_key else None,
-            projection_type=dynamodb.ProjectionType.ALL,
+            projection_type=(
+                dynamodb.ProjectionType.ALL
+                if index.projected is None
+                else dynamodb.ProjectionType.INCLUDE
+            ),
+            non_key_attributes=list(index.projected) if index.projected is not None else None,
         )
     return table
 

@@ -26,6 +26,7 @@ from moto import mock_aws
 from hookhaven.local.emulator import VERIFY_ENVIRONMENT, compat
 from hookhaven.local.provision import LocalNames, provision
 from hookhaven.local.stack import local_session, project_tunables
+from hookhaven.resources import max_receive_count
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -178,7 +179,7 @@ def sqs_scenario(aws: Aws) -> list[Any]:
 
     # Redrive: received maxReceiveCount times, the next receive moves it to the DLQ.
     sqs.send_message(QueueUrl=queue, MessageBody="poison")
-    for _ in range(len(project_tunables(fast_retries=True).retry_schedule)):
+    for _ in range(max_receive_count(project_tunables(fast_retries=True))):
         out.append(seen(receive(queue, VisibilityTimeout=0)))
     out.append(receive(queue, VisibilityTimeout=0))
     out.append(counts(dlq))

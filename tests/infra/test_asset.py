@@ -47,7 +47,7 @@ import functions.receiver, functions.dispatcher
 class Context:
     function_name = "asset-test"; memory_limit_in_mb = 512; aws_request_id = "req-1"
     invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:asset-test"
-    def get_remaining_time_in_millis(self): return 30000
+    def get_remaining_time_in_millis(self): return 60000  # the dispatcher's timeout
 http = json.loads(sys.argv[2])
 received = functions.receiver.handler(http, Context())
 # Take the queued delivery the way the SQS event source mapping would, and dispatch it.

@@ -11,6 +11,12 @@ from hookhaven.local.provision import provision
 from hookhaven.tunables import Tunables
 
 
+def _projection(projection: dict[str, object]) -> tuple[object, ...]:
+    """What an index carries: its type, and which attributes when it names them."""
+    names: list[str] = list(projection.get("NonKeyAttributes", ()))  # type: ignore[call-overload]
+    return (projection["ProjectionType"], tuple(sorted(names)))
+
+
 def _template_tables(template) -> list[dict[str, object]]:
     tables = template.find_resources("AWS::DynamoDB::Table")
     return [
@@ -26,6 +32,7 @@ def _template_tables(template) -> list[dict[str, object]]:
                 (
                     i["IndexName"],
                     tuple(sorted((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"])),
+                    _projection(i["Projection"]),
                 )
                 for i in t["Properties"].get("GlobalSecondaryIndexes", [])
             ),
@@ -59,6 +66,7 @@ def test_local_tables_and_queues_match_the_synthesized_template(template, monkey
                             tuple(
                                 sorted((k["AttributeName"], k["KeyType"]) for k in i["KeySchema"])
                             ),
+                            _projection(dict(i["Projection"])),
                         )
                         for i in table.get("GlobalSecondaryIndexes", [])
                     ),
@@ -94,3 +102,6 @@ def test_local_tables_and_queues_match_the_synthesized_template(template, monkey
         == local_dlq["QueueArn"]
     )
     assert int(local_dlq["MessageRetentionPeriod"]) == dlq["MessageRetentionPeriod"]
+    for local_queue, template_queue in ((local_deliveries, deliveries), (local_dlq, dlq)):
+        # Set on both, not left to the account's default.
+        assert int(local_queue["MaximumMessageSize"]) == template_queue["MaximumMessageSize"]

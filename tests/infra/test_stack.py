@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE
+from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE, REDRIVE_SLACK_RECEIVES
 from hookhaven.tunables import Tunables
 from infra.stack import OUTPUTS
 
@@ -102,7 +102,10 @@ def test_max_receive_count_and_the_dispatchers_schedule_agree(synth):
     deliveries = queue_by_redrive(template, has_redrive=True)
     env = function(template, "functions.dispatcher.handler")["Environment"]["Variables"]
     schedule = json.loads(env["HOOKHAVEN_RETRY_SCHEDULE"])
-    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == len(schedule) == 5
+    # The dispatcher makes five attempts and moves the delivery to the DLQ itself; SQS's
+    # redrive is a backstop above them, for receives that attempt nothing.
+    assert len(schedule) == 5
+    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == 5 + REDRIVE_SLACK_RECEIVES
 
 
 @pytest.mark.parametrize("handler", ["functions.receiver.handler", "functions.dispatcher.handler"])
@@ -139,9 +142,10 @@ def test_function_settings_flow_from_context(synth):
 # --- delivery ---------------------------------------------------------------
 
 
-def test_redrive_moves_a_message_to_the_dlq_after_the_last_attempt(template):
+def test_redrive_is_a_backstop_behind_the_dispatchers_own_move_to_the_dlq(template):
     deliveries = queue_by_redrive(template, has_redrive=True)
-    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == len(Tunables().retry_schedule) == 12
+    attempts = len(Tunables().retry_schedule)
+    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == attempts + REDRIVE_SLACK_RECEIVES
     dlq_ref = deliveries["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     dlq = template.to_json()["Resources"][dlq_ref]["Properties"]
     assert "RedrivePolicy" not in dlq
@@ -149,7 +153,8 @@ def test_redrive_moves_a_message_to_the_dlq_after_the_last_attempt(template):
 
 def test_max_receive_count_follows_the_schedule_length(synth):
     _, template = synth(retry_schedule=["0s", "10s", "1m", "1h"])
-    assert queue_by_redrive(template, has_redrive=True)["RedrivePolicy"]["maxReceiveCount"] == 4
+    redrive = queue_by_redrive(template, has_redrive=True)["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == 4 + REDRIVE_SLACK_RECEIVES
 
 
 def test_visibility_timeout_is_at_least_six_times_the_dispatcher_timeout(template):
@@ -241,6 +246,10 @@ def test_events_table_expires_events_attempts_and_dedupe_records(template):
     props = _table_with_keys(template, EVENTS_TABLE)
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == ["by_source", "by_time"]
+    for index in props["GlobalSecondaryIndexes"]:
+        # Never the body: an index entry costs one write unit, not one per KB of body.
+        assert index["Projection"]["ProjectionType"] == "INCLUDE", index["IndexName"]
+        assert "body" not in index["Projection"]["NonKeyAttributes"], index["IndexName"]
 
 
 def test_config_table_never_expires(template):

@@ -57,7 +57,7 @@ def make_dispatcher(aws: Resources, tunables: Tunables) -> Callable[..., Dispatc
         settings = function_settings(tunables, aws, allow_loopback=allow_loopback, **changes)
         clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings))
         dispatcher = wiring.build_dispatcher(settings, clients, sender=sender)
-        return DispatcherFunction(dispatcher, concurrency=settings.delivery_concurrency)
+        return DispatcherFunction(dispatcher, settings)
 
     return make
 

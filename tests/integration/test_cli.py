@@ -336,7 +336,7 @@ def local_api(env, moto_url) -> Iterator[str]:
 def dispatch(env, moto_url) -> Any:
     config = wiring.dispatcher_client_config(TUNABLES)
     clients = wiring.AwsClients.create(config, endpoint_url=moto_url)
-    function = DispatcherFunction(wiring.build_dispatcher(settings(env), clients), concurrency=4)
+    function = DispatcherFunction(wiring.build_dispatcher(settings(env), clients), settings(env))
     return QueuePoller(
         boto3.client("sqs"), env.deliveries_queue_url, function.handler, wait_seconds=0
     ).poll_once

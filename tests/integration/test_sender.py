@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -185,3 +186,57 @@ def test_a_reset_is_a_connection_error():
     listener.close()
     assert result.status is None
     assert result.error is FailureClass.CONNECTION
+
+
+def _trickling_server(*, headers_done: bool) -> tuple[str, threading.Event]:
+    """A subscriber that answers one byte every 0.2 s: the status line and headers, or
+    (``headers_done``) a complete status and headers followed by an endless body."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        if headers_done:
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 1000000\r\n\r\n")
+        drip = b"HTTP/1.1 200 OK\r\nx-slow: " + b"a" * 200 if not headers_done else b"x" * 10**6
+        try:
+            for byte in drip:
+                if stop.wait(0.2):
+                    break
+                conn.send(bytes([byte]))
+        except OSError:
+            pass  # the sender hung up: what a deadline is for
+        conn.close()
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/hooks", stop
+
+
+def test_a_subscriber_trickling_bytes_is_cut_off_at_the_deadline():
+    """urllib3's read timeout is per read: each byte arriving within it kept the request
+    alive indefinitely. The deadline covers the whole request."""
+    url, stop = _trickling_server(headers_done=False)
+    began = time.monotonic()
+    result = Sender(timeout_seconds=1, allow_loopback=True).post(url, {}, b"{}")
+    took = time.monotonic() - began
+    stop.set()
+    assert result.status is None
+    assert result.error is FailureClass.TIMEOUT
+    assert result.error_detail == "no answer within 1 s in all"
+    assert took < 10  # the drip alone would take 45 s or more
+
+
+def test_an_answer_whose_body_trickles_keeps_its_status_and_ends_at_the_deadline():
+    url, stop = _trickling_server(headers_done=True)
+    began = time.monotonic()
+    result = Sender(timeout_seconds=1, allow_loopback=True).post(url, {}, b"{}")
+    took = time.monotonic() - began
+    stop.set()
+    assert result.status == 200
+    assert took < 10  # the drip alone would take 45 s or more

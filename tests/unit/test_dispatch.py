@@ -22,7 +22,7 @@ from hookhaven.models import (
     Secret,
     Subscription,
 )
-from hookhaven.ports import StorageUnavailable
+from hookhaven.ports import StorageUnavailable, VisibilityRefused
 from hookhaven.retry import FailureClass
 from hookhaven.sender import SendResult
 from hookhaven.signatures import new_standard_secret
@@ -46,22 +46,39 @@ class Config(MemoryConfig):
 class Attempts:
     records: list[AttemptRecord] = field(default_factory=list)
     fail: bool = False
+    counted: int = 0  # how often the dispatcher asked how many attempts a message made
 
     def record_attempt(self, attempt: AttemptRecord, *, expires_at: int) -> None:
         if self.fail:
             raise StorageUnavailable("throttled")
         self.records.append(attempt)
 
+    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+        self.counted += 1
+        wanted = (event_id, subscription_id, message_id)
+        return sum(
+            1
+            for r in self.records
+            if (r.event_id, r.subscription_id, r.message_id) == wanted and r.outcome.attempted
+        )
+
 
 @dataclass
 class Queue:
     visibility: list[tuple[str, int]] = field(default_factory=list)
     dead: list[tuple[str, str]] = field(default_factory=list)
+    #: SQS refuses visibilities above this (what is left of a message's 12 hours).
+    refuse_over: int | None = None
+    dead_letters_fail: bool = False
 
     def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        if self.refuse_over is not None and seconds > self.refuse_over:
+            raise VisibilityRefused(f"{seconds} s")
         self.visibility.append((receipt_handle, seconds))
 
     def dead_letter(self, body: str, reason: str) -> None:
+        if self.dead_letters_fail:
+            raise StorageUnavailable("throttled")
         self.dead.append((body, reason))
 
 
@@ -130,11 +147,39 @@ def world():
     return config, attempts, queue, bodies, sender, dispatcher
 
 
-def deliver(dispatcher: Dispatcher, body: str | None = None, attempt: int = 1):
+def deliver(
+    dispatcher: Dispatcher,
+    body: str | None = None,
+    attempt: int = 1,
+    *,
+    receives: int | None = None,
+    received_at: float = NOW,
+    start_by: float | None = None,
+):
+    """Attempt number ``attempt`` of message m-1: the attempts before it are on record, and
+    it has been received ``receives`` times (as many as its attempts, unless said)."""
+    records = dispatcher._attempts.records  # type: ignore[attr-defined]
+    for earlier in range(1, attempt):
+        parsed = DeliveryMessage.model_validate_json(body or message())
+        records.append(
+            AttemptRecord(
+                event_id=parsed.event_id,
+                subscription_id=parsed.subscription_id,
+                attempt=earlier,
+                at=NOW - 100 + earlier,
+                outcome=AttemptOutcome.RETRYING,
+                message_id="m-1",
+            )
+        )
     return dispatcher.process(
         QueuedDelivery(
-            message_id="m-1", body=body or message(), receive_count=attempt, receipt_handle="rh-1"
-        )
+            message_id="m-1",
+            body=body or message(),
+            receive_count=receives or attempt,
+            receipt_handle="rh-1",
+            received_at=received_at,
+        ),
+        start_by=start_by,
     )
 
 
@@ -238,8 +283,8 @@ def test_transport_failures_retry_on_the_schedule(world, error):
     outcome = deliver(dispatcher, attempt=2)
     assert outcome.outcome is AttemptOutcome.RETRYING
     assert queue.visibility == [("rh-1", 300)]
-    assert attempts.records[0].error == str(error)
-    assert attempts.records[0].next_attempt_at == NOW + 300
+    assert attempts.records[-1].error == str(error)
+    assert attempts.records[-1].next_attempt_at == NOW + 300
 
 
 def test_retry_after_is_clamped_to_twice_the_schedule(world):
@@ -256,14 +301,100 @@ def test_retry_after_is_ignored_for_a_plain_500(world):
     assert queue.visibility == [("rh-1", 5)]
 
 
-def test_the_last_attempt_is_exhausted_and_released_at_once_for_the_dlq(world):
+def test_after_the_last_attempt_the_dispatcher_moves_the_delivery_to_the_dlq_itself(world):
     _, attempts, queue, _, sender, dispatcher = world
     sender.result = SendResult(status=500, latency_ms=1)
     outcome = deliver(dispatcher, attempt=3)
     assert outcome.outcome is AttemptOutcome.EXHAUSTED
+    assert not outcome.keeps_message  # sent to the DLQ: SQS deletes it here
+    assert queue.visibility == []
+    ((body, reason),) = queue.dead
+    assert body == message()
+    assert reason == "retries exhausted after 3 attempts: status_5xx"
+    assert attempts.records[-1].outcome is AttemptOutcome.EXHAUSTED
+    assert attempts.records[-1].message_id == "m-1"
+
+
+def test_receives_that_attempted_nothing_spend_no_attempt(world):
+    """Two attempts made, but received five times (throttled invocations, a timeout): this
+    is attempt 3, not 5, and the delivery is not given up."""
+    _, attempts, queue, _, sender, dispatcher = world
+    sender.result = SendResult(status=500, latency_ms=1)
+    outcome = deliver(dispatcher, attempt=3, receives=5)
+    assert outcome.attempt == 3
+    assert sender.sent[0][1]["hookhaven-attempt"] == "3"
+    assert attempts.records[-1].attempt == 3
+    attempts.records.clear()
+    sender.sent.clear()
+    outcome = deliver(dispatcher, attempt=2, receives=7)
+    assert outcome.outcome is AttemptOutcome.RETRYING
+    assert queue.visibility[-1] == ("rh-1", 300)  # the delay after attempt 2, not the DLQ
+
+
+def test_a_first_receive_needs_no_count_of_earlier_attempts(world):
+    _, attempts, *_, dispatcher = world
+    deliver(dispatcher)
+    assert attempts.counted == 0
+    deliver(dispatcher, attempt=2)
+    assert attempts.counted == 1
+
+
+def test_a_failed_move_to_the_dlq_keeps_the_message_and_the_next_receive_moves_it(world):
+    *_, queue, _, sender, dispatcher = world
+    sender.result = SendResult(status=500, latency_ms=1)
+    queue.dead_letters_fail = True
+    outcome = deliver(dispatcher, attempt=3)
+    assert outcome.outcome is AttemptOutcome.EXHAUSTED
     assert outcome.keeps_message
-    assert queue.visibility == [("rh-1", 0)]
-    assert attempts.records[0].outcome is AttemptOutcome.EXHAUSTED
+    assert queue.visibility == [("rh-1", 60)]
+    queue.dead_letters_fail = False
+    sender.sent.clear()
+    again = dispatcher.process(
+        QueuedDelivery(
+            message_id="m-1",
+            body=message(),
+            receive_count=4,
+            receipt_handle="rh-2",
+            received_at=NOW,
+        )
+    )
+    assert again.outcome is NotAttempted.PARKED
+    assert not again.keeps_message
+    assert sender.sent == []  # no fourth request
+    assert queue.dead == [(message(), "retries exhausted after 3 attempts")]
+
+
+def test_a_long_delay_is_capped_at_what_is_left_of_the_twelve_hours(world):
+    """SQS counts visibility from the receive, 12 h at most, and refuses more than is left."""
+    _, attempts, queue, _, sender, dispatcher = world
+    dispatcher._settings = RuntimeTunables(retry_schedule=(0, 43200, 43200), retry_jitter=0)
+    sender.result = SendResult(status=503, latency_ms=1)
+    deliver(dispatcher, received_at=NOW - 3600)  # received an hour ago
+    left = 43200 - 3600 - 60
+    assert queue.visibility == [("rh-1", left)]
+    assert attempts.records[-1].next_attempt_at == NOW + left  # true to what was set
+
+
+def test_a_refused_visibility_is_asked_again_shorter_not_given_up(world):
+    _, attempts, queue, _, sender, dispatcher = world
+    dispatcher._settings = RuntimeTunables(retry_schedule=(0, 43200, 43200), retry_jitter=0)
+    sender.result = SendResult(status=500, latency_ms=1)
+    queue.refuse_over = 42600  # received earlier than the dispatcher could know
+    deliver(dispatcher, received_at=NOW)
+    (set_,) = queue.visibility
+    assert set_ == ("rh-1", 43200 - 60 - 2 * 300)
+    assert attempts.records[-1].next_attempt_at == NOW + set_[1]
+
+
+def test_a_delivery_not_started_in_time_comes_back_without_spending_an_attempt(world):
+    _, attempts, queue, _, sender, dispatcher = world
+    dispatcher._monotonic = lambda: 100.0
+    outcome = deliver(dispatcher, start_by=99.0)
+    assert outcome.outcome is NotAttempted.DEFERRED
+    assert outcome.keeps_message
+    assert sender.sent == []
+    assert attempts.records == []  # nothing to count against the schedule
+    assert queue.visibility == [("rh-1", 0)]  # back at once, for another invocation
 
 
 def test_410_disables_with_a_reason(world):

@@ -13,7 +13,9 @@ Replaces, in ``moto.sqs.models``:
   message groups for a standard queue;
 - ``Message.mark_received``, ``Queue.delete_message`` and
   ``SQSBackend.change_message_visibility``: receipt handles looked up in an index (copies
-  of moto's code otherwise);
+  of moto's code otherwise); and a message's 12 hours of visibility counted from its
+  latest receive, as SQS counts them, where moto counts from the send (which refuses
+  what AWS allows a message retried hours after it was sent);
 - ``Queue.wait_for_messages``: a long poll waits without the server's lock, and ends
   once a message becomes visible again, as SQS's does.
 """
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hookhaven import quotas
 from hookhaven.local.emulator.compat import Incompatible, Patches
 
 #: What this module replaces or relies on (checked before anything is patched).
@@ -157,6 +160,8 @@ def install(patches: Patches, give_way: Callable[[Callable[[], Any]], Any]) -> N
     def mark_received_indexed(self: Any, visibility_timeout: int | None = None) -> None:
         mark_received(self, visibility_timeout)
         by_handle[self.receipt_handle] = self
+        # SQS counts a message's 12 hours of visibility from this receive (moto: from the send).
+        self.hookhaven_received_ms = _now_ms()
 
     patches.set(message_class, "mark_received", mark_received_indexed)
 
@@ -186,11 +191,14 @@ def install(patches: Patches, give_way: Callable[[Callable[[], Any]], Any]) -> N
         if message is None:
             raise ReceiptHandleIsInvalid
         visibility_timeout_msec = int(visibility_timeout) * 1000
-        if _now_ms() + visibility_timeout_msec - message.sent_timestamp > 43200 * 1000:
+        received_ms = getattr(message, "hookhaven_received_ms", message.sent_timestamp)
+        ceiling_ms = quotas.SQS_VISIBILITY_MAX.value * 1000
+        if _now_ms() + visibility_timeout_msec - received_ms > ceiling_ms:
+            # As SQS refuses it: it does not shorten the timeout to what is left.
             raise InvalidParameterValue(
                 f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. "
                 "Reason: Total VisibilityTimeout for the message is beyond the limit "
-                "[43200 seconds]"
+                f"[{quotas.SQS_VISIBILITY_MAX.value} seconds]"
             )
         message.change_visibility(visibility_timeout)
         if message.visible and message in queue.pending_messages:

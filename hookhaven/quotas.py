@@ -1,0 +1,220 @@
+"""The AWS quotas and behaviours hookhaven depends on, each with the page AWS documents it on.
+
+One catalog, used by the settings' validation (``hookhaven.tunables``), by the code
+that must stay inside a limit (fan-out batches, retry delays, body sizes), by the
+local stack's emulator and API (which refuse what AWS refuses, as AWS refuses it)
+and by the tests. When AWS changes a figure, change it here and nowhere else.
+
+Pure data: no boto3, nothing imported at run time beyond the standard library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One limit: its value, what AWS says of it, and where AWS says it."""
+
+    value: int
+    unit: str
+    what: str
+    source: str
+
+
+# --- Lambda ------------------------------------------------------------------------------
+
+LAMBDA_SYNC_PAYLOAD = Quota(
+    6_291_456,
+    "bytes",
+    "A synchronous invocation's request (and response) payload is at most 6 MB, the whole "
+    "event JSON included; API Gateway invokes the receiver synchronously.",
+    "AWS Lambda Developer Guide, 'Lambda quotas' (gettingstarted-limits); Lambda API "
+    "Reference, Invoke",
+)
+LAMBDA_TIMEOUT_MAX = Quota(
+    900,
+    "seconds",
+    "A function runs for at most 15 minutes.",
+    "AWS Lambda Developer Guide, 'Lambda quotas'",
+)
+
+# --- API Gateway HTTP API ----------------------------------------------------------------
+
+HTTP_API_PAYLOAD = Quota(
+    10 * 1024 * 1024,
+    "bytes",
+    "An HTTP API takes request bodies up to 10 MB (the Lambda invocation limit binds first).",
+    "Amazon API Gateway Developer Guide, 'Quotas for configuring and running an HTTP API'",
+)
+HTTP_API_REQUEST_LINE_AND_HEADERS = Quota(
+    10_240,
+    "bytes",
+    "The request line and the header values together are at most 10,240 bytes.",
+    "Amazon API Gateway Developer Guide, 'Quotas for configuring and running an HTTP API'",
+)
+HTTP_API_INTEGRATION_TIMEOUT = Quota(
+    30,
+    "seconds",
+    "An HTTP API waits at most 30 seconds for its integration.",
+    "Amazon API Gateway Developer Guide, 'Quotas for configuring and running an HTTP API'",
+)
+#: Payload format 2.0 hands the body over as text for these media types and base64-encodes
+#: every other one (``isBase64Encoded``): form-encoded bodies (Slack slash commands, GitHub
+#: with content type form) arrive base64-encoded. API Gateway Developer Guide, 'Create AWS
+#: Lambda proxy integrations for HTTP APIs'; AWS Compute Blog, 'Handling binary data using
+#: Amazon API Gateway HTTP APIs'.
+HTTP_API_TEXT_MEDIA_TYPES = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+)
+HTTP_API_TEXT_SUFFIXES = ("+json", "+xml")
+
+
+def http_api_sends_as_text(content_type: str) -> bool:
+    """Whether HTTP API passes a body of this content type as text (else base64)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind.startswith(HTTP_API_TEXT_MEDIA_TYPES) or kind.endswith(HTTP_API_TEXT_SUFFIXES)
+
+
+#: How much a body can grow inside the event JSON. Base64 takes 4 bytes for every 3; text
+#: is JSON-escaped, and a control character becomes ``\\u00XX``: 6 bytes for 1.
+BASE64_GROWTH = 4 / 3
+JSON_ESCAPE_GROWTH = 6
+#: The rest of an HTTP API v2 event around the body: the request line and headers appear
+#: up to twice (``headers``, and ``rawPath``/``rawQueryString``/``requestContext``), each
+#: JSON-escaped, with the request context's fixed fields.
+HTTP_API_EVENT_ENVELOPE_BYTES = 4 * HTTP_API_REQUEST_LINE_AND_HEADERS.value + 8 * 1024
+
+
+def largest_body_that_always_fits() -> int:
+    """The largest body whose HTTP API event fits Lambda's synchronous payload limit,
+    however HTTP API encodes it (worst case: text of control characters, escaped 6x)."""
+    room = LAMBDA_SYNC_PAYLOAD.value - HTTP_API_EVENT_ENVELOPE_BYTES
+    return int(room // max(JSON_ESCAPE_GROWTH, BASE64_GROWTH))
+
+
+# --- SQS ---------------------------------------------------------------------------------
+
+SQS_VISIBILITY_MAX = Quota(
+    43_200,
+    "seconds",
+    "A received message stays invisible for at most 12 hours in all, counted from when it "
+    "was received; a ChangeMessageVisibility asking for more than the time left is refused "
+    "with InvalidParameterValue (SQS does not shorten it for you).",
+    "Amazon SQS API Reference, ChangeMessageVisibility; SQS Developer Guide, 'Visibility timeout'",
+)
+SQS_MESSAGE_SIZE_MAX = Quota(
+    1_048_576,
+    "bytes",
+    "A queue's MaximumMessageSize may be set up to 1 MiB (raised from 256 KiB in 2026); "
+    "a message larger than its queue's setting is refused (InvalidParameterValue).",
+    "Amazon SQS Developer Guide, 'Amazon SQS message quotas'; AWS Compute Blog, 'More room "
+    "to build: serverless services now support payloads up to 1 MB'",
+)
+#: What hookhaven sets MaximumMessageSize of its queues to: the size every region and
+#: every account has had since 2013, well above any message hookhaven sends (inline
+#: bodies are bounded below so that one always fits).
+DELIVERY_MESSAGE_SIZE_MAX = 262_144
+SQS_BATCH_ENTRIES = Quota(
+    10,
+    "entries",
+    "A SendMessageBatch (or DeleteMessageBatch, ChangeMessageVisibilityBatch) holds at most "
+    "10 entries (TooManyEntriesInBatchRequest).",
+    "Amazon SQS Developer Guide, 'Amazon SQS message quotas'",
+)
+#: SendMessageBatch: the sum of the entries' sizes may not exceed the message size limit
+#: (BatchRequestTooLong). hookhaven packs its batches to its own queues' limit, which is
+#: below every value AWS has allowed. Amazon SQS API Reference, SendMessageBatch.
+SQS_BATCH_PAYLOAD_MAX = DELIVERY_MESSAGE_SIZE_MAX
+SQS_DELAY_MAX = Quota(
+    900,
+    "seconds",
+    "A message can be delayed at most 15 minutes.",
+    "Amazon SQS Developer Guide, 'Amazon SQS message quotas'",
+)
+SQS_RETENTION_MAX = Quota(
+    1_209_600,
+    "seconds",
+    "A queue keeps a message at most 14 days; a dead-letter queue's expiry counts from the "
+    "original enqueue.",
+    "Amazon SQS Developer Guide, 'Amazon SQS message quotas'; 'Using dead-letter queues'",
+)
+SQS_MAX_RECEIVE_COUNT_MAX = Quota(
+    1000,
+    "receives",
+    "A redrive policy's maxReceiveCount is 1 to 1,000; every receive counts, including those "
+    "whose Lambda invocation was throttled or failed.",
+    "Amazon SQS Developer Guide, 'Using dead-letter queues'; AWS Lambda Developer Guide, "
+    "'Using Lambda with Amazon SQS'",
+)
+
+# --- Lambda's SQS event source mapping ---------------------------------------------------
+
+ESM_BATCH_SIZE_MAX = Quota(
+    10_000,
+    "messages",
+    "A standard queue's event source mapping takes batches of 1 to 10,000 messages; above 10 "
+    "it needs a batching window of at least 1 second.",
+    "AWS Lambda Developer Guide, 'Lambda parameters for Amazon SQS event source mappings'",
+)
+ESM_BATCHING_WINDOW_MAX = Quota(
+    300,
+    "seconds",
+    "MaximumBatchingWindowInSeconds is 0 to 300.",
+    "AWS Lambda Developer Guide, 'Lambda parameters for Amazon SQS event source mappings'",
+)
+ESM_BATCH_PAYLOAD = Quota(
+    6_291_456,
+    "bytes",
+    "A batch also ends when its payload reaches 6 MB.",
+    "AWS Lambda Developer Guide, 'How Lambda processes records from stream and queue-based "
+    "event sources'",
+)
+ESM_MAX_CONCURRENCY = Quota(
+    1000,
+    "invocations",
+    "An SQS event source mapping's maximum concurrency is 2 to 1,000; above it, batches wait "
+    "in the queue instead of being throttled back into it.",
+    "AWS Lambda Developer Guide, 'Configuring maximum concurrency for Amazon SQS event sources'",
+)
+
+# --- DynamoDB ----------------------------------------------------------------------------
+
+DYNAMODB_ITEM_SIZE_MAX = Quota(
+    409_600,
+    "bytes",
+    "An item, attribute names and values together, is at most 400 KB (ValidationException).",
+    "Amazon DynamoDB Developer Guide, 'Service, account, and table quotas'",
+)
+DYNAMODB_TRANSACTION_ITEMS_MAX = Quota(
+    100,
+    "items",
+    "A TransactWriteItems holds at most 100 actions and 4 MB; each costs twice the units.",
+    "Amazon DynamoDB Developer Guide, 'Service, account, and table quotas'; 'Transactions'",
+)
+DYNAMODB_PARTITION_WRITE_UNITS = Quota(
+    1000,
+    "write units per second",
+    "One partition takes at most 1,000 write units (1 KB each) per second; a global secondary "
+    "index that throttles throttles writes to its base table.",
+    "Amazon DynamoDB Developer Guide, 'Partitions and data distribution'; 'Global secondary "
+    "indexes: write throttling'",
+)
+
+# --- CloudWatch --------------------------------------------------------------------------
+
+CLOUDWATCH_METRIC_MATH_METRICS_MAX = Quota(
+    10,
+    "metrics",
+    "An alarm on a metric math expression may use at most 10 metrics.",
+    "Amazon CloudWatch User Guide, 'Alarms on metric math expressions'",
+)
+
+#: Every quota above, by name, for the README table and the tests.
+CATALOG: dict[str, Quota] = {
+    name: value for name, value in globals().items() if isinstance(value, Quota)
+}
