@@ -193,6 +193,13 @@ class Tunables(RuntimeTunables):
     log_retention_days: int = 30
     receiver_timeout_seconds: int = Field(default=10, ge=3, le=29)
     receiver_memory_mb: int = Field(default=512, ge=128, le=10240)
+    receiver_reserved_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Concurrency set aside for the receiver alone, so that other functions "
+        "in the account can never starve ingest; off by default (a new account has too "
+        "little concurrency to reserve any).",
+    )
     dispatcher_timeout_seconds: int = Field(default=60, ge=10, le=900)
     dispatcher_memory_mb: int = Field(default=512, ge=128, le=10240)
     batch_size: int = Field(default=10, ge=1, le=quotas.ESM_BATCH_SIZE_MAX.value)

@@ -68,6 +68,7 @@ class Ingest(Construct):
             tunables=tunables,
             timeout_seconds=tunables.receiver_timeout_seconds,
             memory_mb=tunables.receiver_memory_mb,
+            reserved_concurrency=tunables.receiver_reserved_concurrency,
             description="hookhaven receiver: verifies, keeps and fans out incoming webhooks",
             resources=storage.resources(
                 deliveries_queue=deliveries_queue, dead_letter_queue=dead_letter_queue

@@ -26,6 +26,7 @@ def python_function(
     memory_mb: int,
     resources: Resources,
     description: str,
+    reserved_concurrency: int | None = None,
 ) -> lambda_.Function:
     """A function on arm64 with Powertools configured, X-Ray active and logs kept for a while."""
     log_group = logs.LogGroup(
@@ -45,6 +46,7 @@ def python_function(
         timeout=Duration.seconds(timeout_seconds),
         memory_size=memory_mb,
         tracing=lambda_.Tracing.ACTIVE,
+        reserved_concurrent_executions=reserved_concurrency,
         log_group=log_group,
         environment={
             "POWERTOOLS_SERVICE_NAME": tunables.service_name,

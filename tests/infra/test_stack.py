@@ -330,6 +330,15 @@ def test_only_this_stacks_alarms_may_publish_to_the_alarm_topic(template):
         assert alarm["Properties"]["AlarmName"].startswith("HookHaven-")
 
 
+def test_receiver_reserved_concurrency_is_off_unless_set(template, synth):
+    """New accounts have too little concurrency to reserve any: off by default."""
+    assert "ReservedConcurrentExecutions" not in function(template, "functions.receiver.handler")
+    _, reserved = synth(receiver_reserved_concurrency=50)
+    receiver = function(reserved, "functions.receiver.handler")
+    assert receiver["ReservedConcurrentExecutions"] == 50
+    assert "ReservedConcurrentExecutions" not in function(reserved, "functions.dispatcher.handler")
+
+
 def test_dashboard_exists(template):
     only(template, "AWS::CloudWatch::Dashboard", {"DashboardName": "HookHaven-relay"})
 
