@@ -172,17 +172,26 @@ def test_a_hanging_endpoint_times_out_while_the_rest_of_the_batch_is_delivered(a
     assert attempt.outcome is AttemptOutcome.RETRYING
 
 
-def test_after_the_last_attempt_sqs_moves_the_message_to_the_dlq(aws, poll):
+def test_after_the_last_attempt_the_dispatcher_moves_the_delivery_to_the_dlq(aws, poll):
     with Subscriber(lambda n: Reply(503)) as down:
         message = enqueue(aws, add_subscription(aws, url=down.url))
         for _ in range(3):
             assert poll().received == 1
             time.sleep(1.2)
-        assert poll().received == 0  # moved on this receive, not delivered
+        # Moved by the dispatcher after its third attempt, not by SQS's redrive (a backstop
+        # that would take ten more receives).
+        assert queue_depth(aws.deliveries_queue_url) == 0
+        assert poll().received == 0
     assert len(down.received) == 3
-    dead = boto3.client("sqs").receive_message(QueueUrl=aws.dead_letter_queue_url).get("Messages")
+    dead = (
+        boto3.client("sqs")
+        .receive_message(QueueUrl=aws.dead_letter_queue_url, MessageAttributeNames=["All"])
+        .get("Messages")
+    )
     assert dead is not None
     assert json.loads(dead[0]["Body"])["event_id"] == message.event_id
+    reason = dead[0]["MessageAttributes"]["hookhaven-reason"]["StringValue"]
+    assert reason == "retries exhausted after 3 attempts: status_5xx"
     outcomes = [a.outcome for a in sorted(attempts(aws, message.event_id), key=lambda a: a.attempt)]
     assert outcomes == [AttemptOutcome.RETRYING, AttemptOutcome.RETRYING, AttemptOutcome.EXHAUSTED]
 
