@@ -200,11 +200,14 @@ class Tunables(RuntimeTunables):
         "in the account can never starve ingest; off by default (a new account has too "
         "little concurrency to reserve any).",
     )
-    dispatcher_timeout_seconds: int = Field(default=60, ge=10, le=900)
+    dispatcher_timeout_seconds: int = Field(default=60, ge=10, le=quotas.LAMBDA_TIMEOUT_MAX.value)
     dispatcher_memory_mb: int = Field(default=512, ge=128, le=10240)
     batch_size: int = Field(default=10, ge=1, le=quotas.ESM_BATCH_SIZE_MAX.value)
     max_concurrency: int = Field(
-        default=10, ge=2, le=1000, description="Most dispatcher instances the queue may drive."
+        default=10,
+        ge=2,
+        le=quotas.ESM_MAX_CONCURRENCY.value,
+        description="Most dispatcher instances the queue may drive.",
     )
     queue_retention_days: int = Field(default=7, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
     dlq_retention_days: int = Field(default=14, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
