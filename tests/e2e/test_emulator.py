@@ -23,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from hookhaven import quotas
 from hookhaven.local.emulator import VERIFY_ENVIRONMENT, compat
 from hookhaven.local.provision import LocalNames, provision
 from hookhaven.local.stack import local_session, project_tunables
@@ -464,3 +465,60 @@ def test_no_message_is_received_twice_while_invisible(aws):
 
     in_threads(6, take)
     assert sorted(received) == sorted(f"m{i}" for i in range(60))
+
+
+# --- the quotas AWS enforces, enforced here too (hookhaven/quotas.py) ------------------
+
+
+def test_a_message_over_its_queues_maximum_size_is_refused(aws):
+    """hookhaven's queues are created with MaximumMessageSize 256 KiB, as on AWS."""
+    url = aws.resources.deliveries_queue_url
+    limit = quotas.DELIVERY_MESSAGE_SIZE_MAX
+    aws.sqs.send_message(QueueUrl=url, MessageBody="x" * limit)
+    refused = error(lambda: aws.sqs.send_message(QueueUrl=url, MessageBody="x" * (limit + 1)))
+    assert refused["code"].endswith("InvalidParameterValue")
+
+
+def test_a_batch_over_the_total_payload_limit_is_refused(aws):
+    url = aws.resources.deliveries_queue_url
+    entry = "x" * quotas.DELIVERY_MESSAGE_SIZE_MAX
+    entries = [{"Id": str(n), "MessageBody": entry} for n in range(5)]  # 1.25 MiB in all
+    refused = error(lambda: aws.sqs.send_message_batch(QueueUrl=url, Entries=entries))
+    assert refused["code"].endswith("BatchRequestTooLong")
+
+
+def test_a_batch_of_more_than_ten_entries_is_refused(aws):
+    url = aws.resources.deliveries_queue_url
+    entries = [
+        {"Id": str(n), "MessageBody": "{}"} for n in range(quotas.SQS_BATCH_ENTRIES.value + 1)
+    ]
+    refused = error(lambda: aws.sqs.send_message_batch(QueueUrl=url, Entries=entries))
+    assert refused["code"].endswith("TooManyEntriesInBatchRequest")
+
+
+def test_an_item_over_400_kb_is_refused(aws):
+    table = aws.resources.events_table
+    big = "x" * quotas.DYNAMODB_ITEM_SIZE_MAX.value
+    refused = error(
+        lambda: aws.dynamodb.put_item(
+            TableName=table, Item={"pk": {"S": "EVENT#big"}, "sk": {"S": "EVENT"}, "v": {"S": big}}
+        )
+    )
+    assert refused["code"] == "ValidationException"
+
+
+def test_a_visibility_past_twelve_hours_from_the_receive_is_refused(aws):
+    url = aws.resources.deliveries_queue_url
+    aws.sqs.send_message(QueueUrl=url, MessageBody="{}")
+    (message,) = aws.sqs.receive_message(QueueUrl=url)["Messages"]
+    handle = message["ReceiptHandle"]
+    time.sleep(1.1)  # now a second of the 12 hours is gone
+    refused = error(
+        lambda: aws.sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=quotas.SQS_VISIBILITY_MAX.value
+        )
+    )
+    assert refused["code"].endswith("InvalidParameterValue")
+    aws.sqs.change_message_visibility(
+        QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=quotas.SQS_VISIBILITY_MAX.value - 60
+    )
