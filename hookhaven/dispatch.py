@@ -59,13 +59,11 @@ from hookhaven.retry import (
 )
 from hookhaven.sender import SendResult
 from hookhaven.signatures import standard_signature_header
-from hookhaven.tunables import RuntimeTunables
+from hookhaven.tunables import VISIBILITY_MARGIN_SECONDS, RuntimeTunables
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"hookhaven/{__version__}"
-#: Kept off the 12 h visibility ceiling: clock skew, and the time the call itself takes.
-VISIBILITY_MARGIN_SECONDS = 60
 #: When SQS refuses a visibility anyway, ask again for this much less, a few times.
 VISIBILITY_RETRY_STEP_SECONDS = 300
 VISIBILITY_RETRIES = 3

@@ -27,6 +27,10 @@ from hookhaven.verification import MAX_TYPE_LENGTH
 
 #: SQS refuses a visibility timeout above 12 hours, so no single delay may exceed it.
 MAX_DELAY_SECONDS = quotas.SQS_VISIBILITY_MAX.value
+#: Kept off that ceiling (clock skew, the call's own time). The 12 hours count from the
+#: message's receive, so the dispatcher sets at most 12 h less this and less the time
+#: since the receive: a "12h" slot is about 11 h 58 min.
+VISIBILITY_MARGIN_SECONDS = 60
 #: SQS keeps a message at most 14 days; DLQ expiry counts from the original enqueue time.
 MAX_QUEUE_RETENTION_DAYS = quotas.SQS_RETENTION_MAX.value // 86400
 #: The largest body whose HTTP API event always fits Lambda's 6 MB synchronous payload,
@@ -148,7 +152,8 @@ class RuntimeTunables(BaseModel):
         too_long = [format_duration(d) for d in schedule if d > MAX_DELAY_SECONDS]
         if too_long:
             raise ValueError(
-                f"each delay must be at most 12h (SQS's visibility limit); got {too_long}"
+                f"each delay must be at most 12h (SQS's visibility limit, counted from the "
+                f"receive: the dispatcher caps each at what is left of it); got {too_long}"
             )
         return schedule
 
@@ -170,9 +175,8 @@ class RuntimeTunables(BaseModel):
     @property
     def worst_case_schedule_seconds(self) -> int:
         """The longest the whole schedule can take, with every delay jittered up."""
-        return sum(
-            min(MAX_DELAY_SECONDS, round(d * (1 + self.retry_jitter))) for d in self.retry_schedule
-        )
+        longest = MAX_DELAY_SECONDS - VISIBILITY_MARGIN_SECONDS
+        return sum(min(longest, round(d * (1 + self.retry_jitter))) for d in self.retry_schedule)
 
     def function_environment(self) -> dict[str, str]:
         """The ``HOOKHAVEN_*`` variables that carry these values to a function."""
@@ -225,6 +229,11 @@ class Tunables(RuntimeTunables):
         default=5, ge=1, description="Receiver 5xx answers in 5 min that alarm."
     )
     runbook_url: str | None = Field(default=None, pattern=r"^https://\S+$")
+    echo_subscriber: bool = Field(
+        default=False,
+        description="Deploy the echo subscriber (a Lambda function URL that answers 204 to "
+        "deliveries signed with the smoke test's secret) for `hookhaven smoke`; off by default.",
+    )
 
     @field_validator("log_retention_days")
     @classmethod
