@@ -1,8 +1,10 @@
 """The local ingest API: HTTP requests in, HTTP API v2 events to the receiver handler, HTTP out.
 
 It does what API Gateway's HTTP API does for hookhaven: routes ``POST
-/webhooks/{source}``, hands the body over as text for text content types and
-base64 (``isBase64Encoded``) otherwise, refuses bodies above the limit with the
+/webhooks/{source}``, hands the body over as text for the media types HTTP API passes
+as text and base64 (``isBase64Encoded``) for every other one, form-encoded bodies
+included (``hookhaven.quotas.http_api_sends_as_text``), joins a repeated header's values
+with commas, refuses bodies above the limit with the
 same 413 JSON the handler gives, and returns the handler's response as HTTP.
 """
 
@@ -13,27 +15,25 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from hookhaven import quotas
 from hookhaven.local.context import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-_TEXT_TYPES = (
-    "text/",
-    "application/json",
-    "application/xml",
-    "application/javascript",
-    "application/x-www-form-urlencoded",
-)
 
-
-def _is_text(content_type: str) -> bool:
-    kind = content_type.split(";", 1)[0].strip().lower()
-    return kind.startswith(_TEXT_TYPES) or kind.endswith(("+json", "+xml"))
+def event_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as payload format 2.0 has them: names lower-cased, a repeated header's
+    values joined with commas."""
+    headers: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return headers
 
 
 def http_api_event(
@@ -47,7 +47,7 @@ def http_api_event(
     lowered = {k.lower(): v for k, v in headers.items()}
     content_type = lowered.get("content-type", "")
     text: str | None = None
-    if _is_text(content_type):
+    if quotas.http_api_sends_as_text(content_type):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -127,7 +127,7 @@ class LocalApi:
                 event = http_api_event(
                     self.command,
                     self.path,
-                    dict(self.headers.items()),
+                    event_headers(self.headers.items()),
                     body,
                     self.client_address[0],
                 )
