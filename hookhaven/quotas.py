@@ -25,6 +25,11 @@ class Quota:
 
 # --- Lambda ------------------------------------------------------------------------------
 
+#: Over it, Lambda refuses the invocation (Invoke: RequestEntityTooLargeException, HTTP 413)
+#: and the handler never runs. What API Gateway then answers the client is not documented;
+#: the local API assumes (an assumption, not AWS's word) that it passes the 413 on in its own
+#: error shape, ``413 {"message":"Request Entity Too Large"}``, as for a body over its own
+#: limit (``HTTP_API_PAYLOAD``).
 LAMBDA_SYNC_PAYLOAD = Quota(
     6_291_456,
     "bytes",
@@ -48,6 +53,11 @@ HTTP_API_PAYLOAD = Quota(
     "An HTTP API takes request bodies up to 10 MB (the Lambda invocation limit binds first).",
     "Amazon API Gateway Developer Guide, 'Quotas for configuring and running an HTTP API'",
 )
+#: What HTTP API answers over this quota is not documented either. The local API answers
+#: ``431 {"message":"Request Header Fields Too Large"}``: 431 is the status HTTP defines for
+#: exactly this (RFC 6585, section 5), and it is what users report getting from API Gateway
+#: for oversized cookie headers; 413 would say the body is too large, which it is not.
+#: Either way the request is refused with a 4xx before it reaches the receiver.
 HTTP_API_REQUEST_LINE_AND_HEADERS = Quota(
     10_240,
     "bytes",

@@ -1,11 +1,19 @@
 """The local ingest API: HTTP requests in, HTTP API v2 events to the receiver handler, HTTP out.
 
-It does what API Gateway's HTTP API does for hookhaven: routes ``POST
-/webhooks/{source}``, hands the body over as text for the media types HTTP API passes
-as text and base64 (``isBase64Encoded``) for every other one, form-encoded bodies
-included (``hookhaven.quotas.http_api_sends_as_text``), joins a repeated header's values
-with commas, refuses bodies above the limit with the
-same 413 JSON the handler gives, and returns the handler's response as HTTP.
+It does what API Gateway's HTTP API does for hookhaven, and refuses what it refuses, with
+the status and the body API Gateway answers (``{"message": ...}``), the handler never
+called (``hookhaven.quotas`` has each limit and where AWS documents it):
+
+- the request line and the header values together over 10,240 bytes: 431;
+- a body over 10 MB: 413;
+- a request whose event (the JSON Lambda would be invoked with) is over Lambda's 6 MB
+  synchronous payload: 413, as API Gateway answers when Lambda refuses the invocation;
+- the handler raising: 500.
+
+Everything else becomes a payload format 2.0 event: the body as text for the media types
+HTTP API passes as text, base64 (``isBase64Encoded``) for every other one, form-encoded
+bodies included; repeated headers joined with commas. The receiver answers the rest,
+its own 413 for a body over ``max_body_bytes`` included.
 """
 
 from __future__ import annotations
@@ -24,6 +32,20 @@ from hookhaven import quotas
 from hookhaven.local.context import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+#: What API Gateway answers when a request is too large for it or for the integration
+#: (Lambda refuses an invocation over its payload limit with RequestEntityTooLargeException,
+#: HTTP 413, and API Gateway passes the 413 on). See ``quotas.LAMBDA_SYNC_PAYLOAD``.
+TOO_LARGE = (413, "Request Entity Too Large")
+#: What API Gateway answers when the request line and headers exceed its quota; see
+#: ``quotas.HTTP_API_REQUEST_LINE_AND_HEADERS`` for why 431 rather than 413.
+HEADERS_TOO_LARGE = (431, "Request Header Fields Too Large")
+#: A handler that raised: Lambda reports a function error, API Gateway answers 500.
+INTERNAL_ERROR = (500, "Internal Server Error")
+#: How long the API waits for the rest of a body it refuses, so that the client, still
+#: sending, reads the answer instead of a reset; and at most how much it reads for that.
+DRAIN_TIMEOUT_SECONDS = 5
+DRAIN_MAX_BYTES = 2 * quotas.HTTP_API_PAYLOAD.value
 
 
 def event_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -84,20 +106,20 @@ def http_api_event(
     return event
 
 
-class LocalApi:
-    """``LocalApi(handler, port=3000, max_body_bytes=...)``; ``start()``/``stop()``."""
+def invocation_payload_bytes(event: dict[str, Any]) -> int:
+    """The size of the event as Lambda receives it: compact JSON, UTF-8. (API Gateway's
+    exact serialization is not documented; this is the smallest it can be, so the local
+    API never refuses what AWS would take. A control character in a text body is escaped
+    to 6 bytes either way.)"""
+    return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
-    def __init__(
-        self,
-        handler: Handler,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 3000,
-        max_body_bytes: int,
-    ) -> None:
+
+class LocalApi:
+    """``LocalApi(handler, port=3000)``; ``start()``/``stop()``."""
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 3000) -> None:
         api = self
         self.handler = handler
-        self.max_body_bytes = max_body_bytes
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -109,19 +131,13 @@ class LocalApi:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                if length > api.max_body_bytes:
-                    self._reply(
-                        413,
-                        {"content-type": "application/json"},
-                        json.dumps(
-                            {
-                                "error": "payload_too_large",
-                                "message": f"the body is {length} bytes; the limit is "
-                                f"{api.max_body_bytes}",
-                            }
-                        ).encode(),
-                        close=True,
-                    )
+                if self._request_line_and_headers_bytes() > (
+                    quotas.HTTP_API_REQUEST_LINE_AND_HEADERS.value
+                ):
+                    self._refuse(HEADERS_TOO_LARGE, length)
+                    return
+                if length > quotas.HTTP_API_PAYLOAD.value:
+                    self._refuse(TOO_LARGE, length)
                     return
                 body = self.rfile.read(length) if length else b""
                 event = http_api_event(
@@ -131,19 +147,47 @@ class LocalApi:
                     body,
                     self.client_address[0],
                 )
+                if invocation_payload_bytes(event) > quotas.LAMBDA_SYNC_PAYLOAD.value:
+                    self._refuse(TOO_LARGE, 0)
+                    return
                 try:
                     response = api.handler(event, LambdaContext("hookhaven-local-receiver", 10))
                 except Exception:  # a crash is what API Gateway reports as 500
-                    self._reply(
-                        500,
-                        {"content-type": "application/json"},
-                        b'{"message":"Internal Server Error"}',
-                    )
+                    self._refuse(INTERNAL_ERROR, 0, close=False)
                     return
                 raw = response.get("body") or ""
                 payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
                 headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
                 self._reply(int(response.get("statusCode", 200)), headers, payload)
+
+            def _request_line_and_headers_bytes(self) -> int:
+                """What API Gateway's quota counts: the request line and the header values
+                (http.client decodes them as ISO-8859-1: one character per byte)."""
+                line = len(self.requestline)
+                return line + sum(len(value) for value in self.headers.values())
+
+            def _refuse(self, answer: tuple[int, str], unread: int, *, close: bool = True) -> None:
+                """API Gateway's own answer, ``{"message": ...}``; the connection closes once
+                what the client is still sending has been read (a close with unread data
+                would reach the client as a reset before it read the answer)."""
+                status, message = answer
+                body = json.dumps({"message": message}, separators=(",", ":")).encode()
+                self._reply(status, {"content-type": "application/json"}, body, close=close)
+                if close:
+                    self._drain(unread)
+
+            def _drain(self, length: int) -> None:
+                if not 0 < length <= DRAIN_MAX_BYTES:
+                    return
+                self.connection.settimeout(DRAIN_TIMEOUT_SECONDS)
+                try:
+                    while length > 0:
+                        chunk = self.rfile.read(min(length, 65536))
+                        if not chunk:
+                            return
+                        length -= len(chunk)
+                except OSError:
+                    return
 
             def _reply(
                 self, status: int, headers: dict[str, str], payload: bytes, close: bool = False
@@ -158,6 +202,7 @@ class LocalApi:
                     self.close_connection = True
                 self.end_headers()
                 self.wfile.write(payload)
+                self.wfile.flush()
 
             do_POST = _handle
             do_GET = _handle

@@ -185,11 +185,7 @@ class LocalStack:
             )
             for _ in range(self.pollers)
         ]
-        self.api = LocalApi(
-            self.receiver.handler,
-            port=self.api_port,
-            max_body_bytes=self.tunables.max_body_bytes,
-        ).start()
+        self.api = LocalApi(self.receiver.handler, port=self.api_port).start()
         sqs = session.client("sqs", endpoint_url=self.aws_url)
         for index, function in enumerate(self.dispatchers):
             poller = QueuePoller(

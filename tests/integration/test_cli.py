@@ -327,7 +327,7 @@ def local_api(env, moto_url) -> Iterator[str]:
         with contextlib.redirect_stdout(io.StringIO()), function_logs():
             return function.handler(event, context)
 
-    api = LocalApi(quiet, port=0, max_body_bytes=5 * 1024 * 1024).start()
+    api = LocalApi(quiet, port=0).start()
     yield api.url
     api.stop()
 

@@ -1,5 +1,9 @@
 """The local ingest API in front of the receiver handler (under mock_aws, in process): it
-encodes bodies as API Gateway's HTTP API does."""
+encodes bodies and refuses requests as API Gateway's HTTP API does.
+
+What is refused is refused before the receiver is invoked, with API Gateway's own answer
+(``{"message": ...}``), never the receiver's (``{"error": ..., "message": ...}``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -19,10 +24,12 @@ from urllib.parse import quote
 import pytest
 
 from functions.receiver import ReceiverFunction
+from hookhaven import quotas
 from hookhaven.local.api import (
     LocalApi,
     event_headers,
     http_api_event,
+    invocation_payload_bytes,
 )
 from hookhaven.models import FieldRef, HmacOptions, Secret, Source, SourceKind
 from hookhaven.resources import Resources
@@ -66,7 +73,7 @@ def serve(
 
     def start(**changes: Any) -> tuple[LocalApi, Recording]:
         recording = Recording(make_receiver(**changes))
-        api = LocalApi(recording, port=0, max_body_bytes=1_000_000).start()
+        api = LocalApi(recording, port=0).start()
         started.append(api)
         return api, recording
 
@@ -181,3 +188,85 @@ def test_a_github_form_delivery_arrives_base64_encoded_and_is_accepted(aws, serv
     (event,) = recording.events
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == body
+
+
+# --- Refused as API Gateway refuses ------------------------------------------------------
+
+
+def test_a_text_body_of_control_characters_at_the_largest_limit_still_reaches_the_receiver(
+    aws, serve
+):
+    # The worst case for size: text whose every character is JSON-escaped to 6 bytes.
+    # max_body_bytes at its ceiling still keeps such a body's event under Lambda's 6 MB,
+    # so API Gateway passes it on and the receiver (not its own 413) accepts it.
+    largest = quotas.largest_body_that_always_fits()
+    add_raw_source(aws)
+    api, recording = serve(max_body_bytes=largest)
+    body = b"\x01" * (largest - 64)
+    status, answer = post(api, "/webhooks/raw", body, raw_headers(body, "text/plain"))
+    assert status == 202, answer
+    (event,) = recording.events
+    assert event["isBase64Encoded"] is False
+    size = invocation_payload_bytes(event)
+    assert 6 * len(body) < size <= quotas.LAMBDA_SYNC_PAYLOAD.value
+
+
+def test_a_binary_body_whose_event_exceeds_lambdas_6mb_gets_api_gateways_413(aws, serve):
+    # ~4.8 MB of binary is ~6.4 MB once base64-encoded: Lambda refuses the invocation and
+    # API Gateway answers 413 itself; the receiver is never invoked.
+    add_raw_source(aws)
+    api, recording = serve()
+    body = os.urandom(4_800_000)
+    status, answer = post(api, "/webhooks/raw", body, raw_headers(body, "application/octet-stream"))
+    assert (status, answer) == (413, API_GATEWAY_TOO_LARGE)
+    assert recording.events == []
+
+
+def test_a_binary_body_whose_event_fits_gets_the_receivers_own_413(aws, serve):
+    # Just under the invocation limit, the request reaches the receiver, which refuses a
+    # body over max_body_bytes with its own 413: the two 413s differ in body, as on AWS.
+    add_raw_source(aws)
+    api, recording = serve()
+    body = os.urandom((quotas.LAMBDA_SYNC_PAYLOAD.value - 4096) * 3 // 4)
+    status, answer = post(api, "/webhooks/raw", body, raw_headers(body, "application/octet-stream"))
+    assert status == 413
+    assert answer["error"] == "payload_too_large"
+    (event,) = recording.events
+    assert invocation_payload_bytes(event) <= quotas.LAMBDA_SYNC_PAYLOAD.value
+
+
+def test_a_body_over_10mb_gets_api_gateways_413(aws, serve):
+    api, recording = serve()
+    body = b"{}" + b" " * quotas.HTTP_API_PAYLOAD.value
+    status, answer = post(api, "/webhooks/raw", body, {"content-type": "application/json"})
+    assert (status, answer) == (413, API_GATEWAY_TOO_LARGE)
+    assert recording.events == []
+
+
+def _request_of(size: int) -> bytes:
+    """A request whose request line and header values add up to ``size`` bytes."""
+    line = "POST /webhooks/nowhere HTTP/1.1"
+    fixed = {"Host": "127.0.0.1", "Content-Type": "application/json", "Content-Length": "2"}
+    pad = size - len(line) - sum(len(v) for v in fixed.values())
+    headers = {**fixed, "X-Pad": "p" * pad}
+    head = line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    return head.encode() + b"{}"
+
+
+def test_request_line_and_headers_over_10240_bytes_get_431(aws, serve):
+    api, recording = serve()
+    limit = quotas.HTTP_API_REQUEST_LINE_AND_HEADERS.value
+    status, answer = raw_request(api, _request_of(limit))
+    assert (status, answer["error"]) == (404, "unknown_source")  # at the limit: passed on
+    assert len(recording.events) == 1
+    status, answer = raw_request(api, _request_of(limit + 1))
+    assert (status, answer) == (431, API_GATEWAY_HEADERS_TOO_LARGE)
+    assert len(recording.events) == 1
+
+
+def test_repeated_headers_count_every_value(aws, serve):
+    api, recording = serve()
+    many = "POST /webhooks/nowhere HTTP/1.1\r\nContent-Length: 0\r\n" + "X-Tag: t\r\n" * 20
+    status, _ = raw_request(api, (many + "\r\n").encode())
+    assert status == 404
+    assert recording.events[0]["headers"]["x-tag"] == ",".join(["t"] * 20)
