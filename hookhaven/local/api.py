@@ -14,6 +14,11 @@ Everything else becomes a payload format 2.0 event: the body as text for the med
 HTTP API passes as text, base64 (``isBase64Encoded``) for every other one, form-encoded
 bodies included; repeated headers joined with commas. The receiver answers the rest,
 its own 413 for a body over ``max_body_bytes`` included.
+
+The handler runs one invocation at a time, as in one Lambda execution environment: the
+receiver is not safe to run concurrently in one process (Powertools' resolver keeps the
+current event in a class attribute). Connections are still accepted at once and each
+waits its turn; none is refused or reset.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ INTERNAL_ERROR = (500, "Internal Server Error")
 #: sending, reads the answer instead of a reset; and at most how much it reads for that.
 DRAIN_TIMEOUT_SECONDS = 5
 DRAIN_MAX_BYTES = 2 * quotas.HTTP_API_PAYLOAD.value
+#: Connections waiting to be accepted: API Gateway takes a burst without refusing or
+#: resetting any; the standard library's default of 5 resets clients beyond a handful.
+LISTEN_BACKLOG = 1024
 
 
 def event_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -114,12 +122,19 @@ def invocation_payload_bytes(event: dict[str, Any]) -> int:
     return len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
 class LocalApi:
     """``LocalApi(handler, port=3000)``; ``start()``/``stop()``."""
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 3000) -> None:
         api = self
         self.handler = handler
+        #: One invocation at a time, as in one execution environment.
+        self._invoking = threading.Lock()
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -151,7 +166,8 @@ class LocalApi:
                     self._refuse(TOO_LARGE, 0)
                     return
                 try:
-                    response = api.handler(event, LambdaContext("hookhaven-local-receiver", 10))
+                    with api._invoking:
+                        response = api.handler(event, LambdaContext("hookhaven-local-receiver", 10))
                 except Exception:  # a crash is what API Gateway reports as 500
                     self._refuse(INTERNAL_ERROR, 0, close=False)
                     return
@@ -213,8 +229,7 @@ class LocalApi:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((host, port), RequestHandler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), RequestHandler)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

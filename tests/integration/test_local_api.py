@@ -1,5 +1,5 @@
 """The local ingest API in front of the receiver handler (under mock_aws, in process): it
-encodes bodies and refuses requests as API Gateway's HTTP API does.
+encodes bodies and refuses requests as API Gateway's HTTP API does, and takes a burst.
 
 What is refused is refused before the receiver is invoked, with API Gateway's own answer
 (``{"message": ...}``), never the receiver's (``{"error": ..., "message": ...}``).
@@ -26,6 +26,7 @@ import pytest
 from functions.receiver import ReceiverFunction
 from hookhaven import quotas
 from hookhaven.local.api import (
+    LISTEN_BACKLOG,
     LocalApi,
     event_headers,
     http_api_event,
@@ -35,7 +36,7 @@ from hookhaven.models import FieldRef, HmacOptions, Secret, Source, SourceKind
 from hookhaven.resources import Resources
 from tests.conftest import function_logs
 from tests.integration.helpers import add_source, config
-from tests.providers import SECRETS, github_signature
+from tests.providers import SECRETS, github_signature, signature_headers
 
 API_GATEWAY_TOO_LARGE = {"message": "Request Entity Too Large"}
 API_GATEWAY_HEADERS_TOO_LARGE = {"message": "Request Header Fields Too Large"}
@@ -270,3 +271,55 @@ def test_repeated_headers_count_every_value(aws, serve):
     status, _ = raw_request(api, (many + "\r\n").encode())
     assert status == 404
     assert recording.events[0]["headers"]["x-tag"] == ",".join(["t"] * 20)
+
+
+# --- A burst -------------------------------------------------------------------------
+
+
+def test_a_burst_of_200_concurrent_connections_is_answered_without_a_reset(aws, serve):
+    # Every client connects at the same moment and POSTs: half a valid webhook, half to an
+    # unknown source. API Gateway answers each; so must the local API (its listen backlog
+    # is large), and one invocation at a time, so no request is handled as another's.
+    assert LISTEN_BACKLOG >= 1024
+    add_source(aws, "shop", "standard")
+    api, recording = serve()
+    clients = 200
+    ready = threading.Barrier(clients)
+    answers: list[tuple[int, Any] | BaseException] = [RuntimeError("no answer")] * clients
+
+    def client(number: int) -> None:
+        body = json.dumps({"type": "order.created", "data": {"order": f"BH-{number}"}}).encode()
+        headers = {"content-type": "application/json"}
+        path = "/webhooks/nowhere"
+        if number % 2 == 0:
+            path = "/webhooks/shop"
+            headers |= signature_headers(
+                "standard", SECRETS["standard"], body, time.time(), msg_id=f"msg_burst_{number}"
+            )
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", api.server.server_address[1], timeout=120
+        )
+        try:
+            ready.wait()
+            connection.connect()
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            answers[number] = (response.status, json.loads(response.read()))
+        except BaseException as error:  # a reset, a refusal, a timeout: the test fails
+            answers[number] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    errors = [a for a in answers if isinstance(a, BaseException)]
+    assert errors == []
+    statuses = [a[0] if not isinstance(a, BaseException) else 0 for a in answers]
+    assert statuses == [202 if n % 2 == 0 else 404 for n in range(clients)]
+    ids = {a[1]["id"] for a in answers if not isinstance(a, BaseException) and a[0] == 202}
+    assert len(ids) == clients // 2  # each accepted as itself, none as a duplicate of another
+    assert len(recording.events) == clients
