@@ -1,13 +1,32 @@
-"""Feed SQS messages to a handler exactly as Lambda's SQS event source mapping does.
+"""Feed SQS messages to a handler as Lambda's SQS event source mapping does.
 
-Receive a batch (long polling), hand it over as an SQS event, delete what
-succeeded, leave reported failures with whatever visibility the handler set,
-and leave the whole batch when the handler raises.
+Receive a batch (long polling), hand it over as an SQS event, delete what succeeded,
+leave reported failures with whatever visibility the handler set, and leave the whole
+batch when the handler raises. Where Lambda's behaviour matters to the dispatcher:
+
+- **Timeout.** The handler gets a Lambda context whose ``get_remaining_time_in_millis()``
+  counts down from the function's timeout (``timeout_seconds``), and runs in a thread of
+  its own. If it has not returned by the deadline the invocation has timed out: the
+  poller deletes nothing and reports the batch as timed out; its messages come back after
+  the queue's visibility timeout, as after a Lambda timeout. A Python thread cannot be
+  killed, so the abandoned handler runs on unobserved and its result is ignored (unlike
+  Lambda, which stops it: whatever it does after the deadline, such as recording an
+  attempt or changing a message's visibility, Lambda would not have done). The poller
+  invokes the handler again only once the abandoned run has returned, since one handler
+  object is one execution environment and runs one batch at a time (Lambda would start
+  a fresh environment instead).
+- **Visibility, shortened for tests.** The queue's visibility timeout is six times the
+  function's timeout (minutes). ``visibility_timeout`` receives with a shorter one
+  instead (SQS's ReceiveMessage ``VisibilityTimeout``), so that a test sees a timed-out
+  batch come back after seconds: a shortcut standing for "once the queue's
+  visibility timeout has passed". Visibility the handler sets still overrides it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,12 +40,20 @@ if TYPE_CHECKING:
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
+class TaskTimedOut(Exception):
+    """The handler did not return within the function's timeout (Lambda's "Task timed out
+    after N seconds")."""
+
+
 @dataclass
 class PollResult:
     received: int = 0
     deleted: int = 0
     failed: set[str] = field(default_factory=set)
     error: BaseException | None = None
+    #: The handler ran past the function's timeout: the batch was abandoned (``error`` is
+    #: a ``TaskTimedOut``).
+    timed_out: bool = False
 
 
 def sqs_event_record(message: MessageTypeDef, queue_arn: str, region: str) -> dict[str, Any]:
@@ -53,6 +80,15 @@ def sqs_event_record(message: MessageTypeDef, queue_arn: str, region: str) -> di
     }
 
 
+@dataclass
+class _Invocation:
+    """One run of the handler in its own thread, and what it came to."""
+
+    thread: threading.Thread
+    response: Any = None
+    error: BaseException | None = None
+
+
 class QueuePoller:
     def __init__(
         self,
@@ -62,35 +98,72 @@ class QueuePoller:
         *,
         batch_size: int = 10,
         wait_seconds: int = 1,
+        timeout_seconds: int = 60,
+        visibility_timeout: int | None = None,
+        function_name: str = "hookhaven-local-dispatcher",
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._handler = handler
         self._batch_size = min(batch_size, 10)
         self._wait_seconds = wait_seconds
+        self.timeout_seconds = timeout_seconds
+        self._visibility_timeout = visibility_timeout
+        self._function_name = function_name
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
         self._region = sqs.meta.region_name
+        #: A handler run abandoned at its timeout and still running, if any.
+        self._abandoned: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether a handler run abandoned at its timeout is still running."""
+        return self._abandoned is not None and self._abandoned.is_alive()
+
+    def wait_abandoned(self, timeout: float | None = None) -> bool:
+        """Wait for a handler run abandoned at its timeout to return; False if it still
+        runs after ``timeout`` seconds."""
+        if self._abandoned is not None:
+            self._abandoned.join(timeout)
+        return not self.busy
 
     def poll_once(self) -> PollResult:
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_seconds,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        if self.busy:
+            # The execution environment is still busy with an abandoned batch: wait for it
+            # (as long as a receive would) rather than run a second batch alongside it.
+            self.wait_abandoned(self._wait_seconds)
+            if self.busy:
+                return PollResult()
+        self._abandoned = None
+        receive: dict[str, Any] = {
+            "QueueUrl": self._queue_url,
+            "MaxNumberOfMessages": self._batch_size,
+            "WaitTimeSeconds": self._wait_seconds,
+            "AttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if self._visibility_timeout is not None:
+            receive["VisibilityTimeout"] = self._visibility_timeout
+        messages = self._sqs.receive_message(**receive).get("Messages", [])
         result = PollResult(received=len(messages))
         if not messages:
             return result
+        everything = {m["MessageId"] for m in messages}
         event = {"Records": [sqs_event_record(m, self._queue_arn, self._region) for m in messages]}
-        try:
-            response = self._handler(event, LambdaContext("hookhaven-local-dispatcher", 60))
-        except Exception as error:  # the whole batch stays, as with a failed invocation
-            result.error = error
-            result.failed = {m["MessageId"] for m in messages}
+        invocation = self._invoke(event)
+        if invocation.thread.is_alive():  # the batch comes back after its visibility timeout
+            self._abandoned = invocation.thread
+            result.timed_out = True
+            result.error = TaskTimedOut(f"Task timed out after {self.timeout_seconds:.2f} seconds")
+            result.failed = everything
             return result
+        if invocation.error is not None:  # the whole batch stays, as with a failed invocation
+            result.error = invocation.error
+            result.failed = everything
+            return result
+        response = invocation.response
         result.failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in result.failed]
         for start in range(0, len(done), 10):
@@ -103,3 +176,21 @@ class QueuePoller:
             )
         result.deleted = len(done)
         return result
+
+    def _invoke(self, event: dict[str, Any]) -> _Invocation:
+        """Run the handler in a thread of its own until it returns or its time is up."""
+        context = LambdaContext(self._function_name, self.timeout_seconds)
+        deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+
+        def run() -> None:
+            try:
+                invocation.response = self._handler(event, context)
+            except BaseException as error:  # whatever it is, the batch is not done
+                invocation.error = error
+
+        invocation = _Invocation(
+            threading.Thread(target=run, name=f"{self._function_name}-invocation", daemon=True)
+        )
+        invocation.thread.start()
+        invocation.thread.join(max(0.0, deadline - time.monotonic()))
+        return invocation

@@ -194,6 +194,7 @@ class LocalStack:
                 function.handler,
                 batch_size=self.tunables.batch_size,
                 wait_seconds=1,
+                timeout_seconds=self.tunables.dispatcher_timeout_seconds,
             )
             thread = threading.Thread(
                 target=self._poll, args=(poller,), name=f"poller-{index}", daemon=True
