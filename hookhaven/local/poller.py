@@ -15,19 +15,24 @@ batch when the handler raises. Where Lambda's behaviour matters to the dispatche
   invokes the handler again only once the abandoned run has returned, since one handler
   object is one execution environment and runs one batch at a time (Lambda would start
   a fresh environment instead).
+- **Throttling.** ``throttle`` decides, per received batch, whether the invocation is
+  throttled: the batch is then not handed to the handler, nothing is deleted, and its
+  messages stay in flight until their visibility times out. The receive still counts
+  in each message's ApproximateReceiveCount, as it does with Lambda.
 - **Visibility, shortened for tests.** The queue's visibility timeout is six times the
   function's timeout (minutes). ``visibility_timeout`` receives with a shorter one
   instead (SQS's ReceiveMessage ``VisibilityTimeout``), so that a test sees a timed-out
-  batch come back after seconds: a shortcut standing for "once the queue's
+  or throttled batch come back after seconds: a shortcut standing for "once the queue's
   visibility timeout has passed". Visibility the handler sets still overrides it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 Handler = Callable[[dict[str, Any], Any], Any]
+#: Given the messages of a received batch: whether Lambda throttles its invocation.
+Throttle = Callable[[Sequence["MessageTypeDef"]], bool]
 
 
 class TaskTimedOut(Exception):
@@ -54,6 +61,31 @@ class PollResult:
     #: The handler ran past the function's timeout: the batch was abandoned (``error`` is
     #: a ``TaskTimedOut``).
     timed_out: bool = False
+    #: The invocation was throttled: the batch never reached the handler.
+    throttled: bool = False
+
+
+def throttle_first(count: int) -> Throttle:
+    """Throttle the first ``count`` invocations, then none."""
+    left = [count]
+    lock = threading.Lock()
+
+    def decide(batch: Sequence[MessageTypeDef]) -> bool:
+        with lock:
+            if left[0] <= 0:
+                return False
+            left[0] -= 1
+            return True
+
+    return decide
+
+
+def throttle_rate(rate: float, rng: random.Random | None = None) -> Throttle:
+    """Throttle this share of invocations, at random."""
+    if not 0 <= rate <= 1:
+        raise ValueError("the throttle rate is a share between 0 and 1")
+    chance = rng or random.Random()  # noqa: S311 (a simulation, not a secret)
+    return lambda batch: chance.random() < rate
 
 
 def sqs_event_record(message: MessageTypeDef, queue_arn: str, region: str) -> dict[str, Any]:
@@ -99,6 +131,7 @@ class QueuePoller:
         batch_size: int = 10,
         wait_seconds: int = 1,
         timeout_seconds: int = 60,
+        throttle: Throttle | None = None,
         visibility_timeout: int | None = None,
         function_name: str = "hookhaven-local-dispatcher",
     ) -> None:
@@ -108,6 +141,7 @@ class QueuePoller:
         self._batch_size = min(batch_size, 10)
         self._wait_seconds = wait_seconds
         self.timeout_seconds = timeout_seconds
+        self._throttle = throttle
         self._visibility_timeout = visibility_timeout
         self._function_name = function_name
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
@@ -151,6 +185,10 @@ class QueuePoller:
         if not messages:
             return result
         everything = {m["MessageId"] for m in messages}
+        if self._throttle is not None and self._throttle(messages):
+            result.throttled = True
+            result.failed = everything
+            return result
         event = {"Records": [sqs_event_record(m, self._queue_arn, self._region) for m in messages]}
         invocation = self._invoke(event)
         if invocation.thread.is_alive():  # the batch comes back after its visibility timeout

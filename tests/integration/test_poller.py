@@ -1,6 +1,6 @@
 """The poller as Lambda's SQS event source mapping, where the dispatcher depends on it: the
 function's timeout (a batch still running at its end is abandoned, its messages back after
-the visibility timeout). Under
+the visibility timeout) and throttled invocations (received, never handed over). Under
 mock_aws in process, delivering to real HTTP servers on 127.0.0.1.
 
 The queue's visibility timeout is minutes; these pollers receive with a visibility of a
@@ -10,6 +10,7 @@ few seconds instead (``visibility_timeout``), standing for "once it has passed".
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from typing import Any
@@ -18,7 +19,7 @@ import boto3
 import pytest
 
 from hookhaven.aws.dynamodb import DynamoEventStore
-from hookhaven.local.poller import QueuePoller, TaskTimedOut
+from hookhaven.local.poller import QueuePoller, TaskTimedOut, throttle_first, throttle_rate
 from hookhaven.models import AttemptOutcome, AttemptRecord
 from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
@@ -214,3 +215,47 @@ def test_a_batch_abandoned_at_the_timeout_spends_no_attempt_on_deliveries_not_st
         assert poller.poll_once().deleted == 1
     assert slow.received[-1].headers["webhook-id"] == first.event_id
     assert queue_depth(aws.deliveries_queue_url) == 0
+
+
+# --- Throttled invocations ---------------------------------------------------------------
+
+
+def test_throttled_receives_never_reach_the_handler_and_each_counts(aws, dispatcher_function):
+    recording = Recording(dispatcher_function.handler)
+    poller = QueuePoller(
+        boto3.client("sqs"),
+        aws.deliveries_queue_url,
+        recording,
+        wait_seconds=0,
+        throttle=throttle_first(3),
+        visibility_timeout=1,
+    )
+    with Subscriber() as inventory:
+        message = enqueue(aws, add_subscription(aws, url=inventory.url))
+        for _ in range(3):
+            result = poller.poll_once()
+            assert (result.received, result.deleted, result.throttled) == (1, 0, True)
+            assert len(result.failed) == 1
+            assert recording.batches == []
+            assert poller.poll_once().received == 0  # in flight until its visibility ends
+            time.sleep(1.1)
+        result = poller.poll_once()
+        assert (result.received, result.deleted, result.throttled) == (1, 1, False)
+    # Received four times, attempted once: the dispatcher counts attempts from what it
+    # attempted (its attempt records), not from receives, so this is still attempt 1.
+    assert list(recording.batches[0].values()) == [4]
+    (received,) = inventory.received
+    assert received.headers["webhook-id"] == message.event_id
+    assert received.headers["hookhaven-attempt"] == "1"
+    (attempt,) = attempts(aws, message.event_id)
+    assert (attempt.attempt, attempt.outcome) == (1, AttemptOutcome.DELIVERED)
+
+
+def test_throttle_rate_throttles_that_share_of_invocations():
+    never, always = throttle_rate(0), throttle_rate(1)
+    assert not any(never([]) for _ in range(100))
+    assert all(always([]) for _ in range(100))
+    some = throttle_rate(0.3, random.Random(7))
+    assert 200 <= sum(some([]) for _ in range(1000)) <= 400
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        throttle_rate(1.5)
