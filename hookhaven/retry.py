@@ -77,7 +77,9 @@ def parse_retry_after(value: str | None, now: float) -> int | None:
         return None
     text = value.strip()
     if text.isascii() and text.isdigit():
-        return int(text)
+        # More digits than any delay SQS can hold: as long as allowed. (int() refuses over
+        # 4,300 digits, and a subscriber chooses this header.)
+        return int(text) if len(text) <= 9 else MAX_DELAY_SECONDS
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+#: The well-known NAT64 prefix (RFC 6052): the IPv4 address is the last 32 bits.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+#: Never public: the local-use NAT64 prefix (RFC 8215), whose IPv4 address sits in bits
+#: that depend on the operator's prefix length, and the deprecated site-local fec0::/10
+#: (RFC 3879), which Python's ``is_global`` does not exclude.
+_NEVER_PUBLIC = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
 #: Shared address space (RFC 6598); Python's is_global already excludes it, stated for clarity.
 _CGNAT = ipaddress.IPv4Network("100.64.0.0/10")
 
@@ -41,16 +46,15 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
         return address.sixtofour
     if address.teredo is not None:
         return address.teredo[1]
-    for network in _NAT64:
-        if address in network:
-            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
 def is_public(address: IPAddress) -> bool:
     """True only for globally routable unicast addresses."""
     if isinstance(address, ipaddress.IPv6Address):
-        if address.scope_id:
+        if address.scope_id or any(address in network for network in _NEVER_PUBLIC):
             return False
         embedded = _embedded_ipv4(address)
         if embedded is not None:

@@ -150,6 +150,20 @@ def test_429_retry_after_sets_the_visibility_within_bounds(
     assert recording.visibility == [expected]
 
 
+def test_a_retry_after_of_five_thousand_digits_backs_off_instead_of_crashing(aws, poll):
+    """int() refuses over 4,300 digits: the delivery crashed, left no attempt record and
+    burned through its receives in minutes."""
+    huge = "9" * 5000
+    with Subscriber(lambda n: Reply(503, headers={"Retry-After": huge})) as busy:
+        message = enqueue(aws, add_subscription(aws, url=busy.url))
+        result = poll()
+    assert result.error is None
+    (attempt,) = attempts(aws, message.event_id)
+    assert attempt.outcome is AttemptOutcome.RETRYING
+    assert attempt.next_attempt_at is not None
+    assert attempt.next_attempt_at - attempt.at <= 2 + 1  # twice the scheduled 1 s, at most
+
+
 def test_a_hanging_endpoint_times_out_while_the_rest_of_the_batch_is_delivered(aws, poll):
     with (
         Subscriber(lambda n: Reply(delay=12)) as hanging,

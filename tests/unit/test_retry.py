@@ -72,6 +72,8 @@ def test_whole_default_schedule_is_about_three_days():
         ("-5", None),
         ("1.5", None),
         ("¹²", None),  # digits to str.isdigit(), not to int()
+        ("9" * 5000, MAX_DELAY_SECONDS),  # int() refuses over 4,300 digits
+        ("1234567890", MAX_DELAY_SECONDS),
     ],
 )
 def test_retry_after_is_seconds_or_an_http_date(value, seconds):

@@ -53,6 +53,9 @@ BLOCKED_URLS = [
     "https://[2002:a00:1::]/",  # 6to4 of 10.0.0.1
     "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/",  # Teredo of 10.0.0.1
     "https://[::]/",
+    "https://[fec0::1]/",  # site-local (deprecated, not global)
+    "https://[64:ff9b:1::808:808]/",  # local-use NAT64 (RFC 8215): never public
+    "https://[64:ff9b:1:a00:0:100::]/",  # its /48 form embedding 10.0.0.1
 ]
 
 PUBLIC_URLS = [
