@@ -48,7 +48,13 @@ from hookhaven.ports import (
     StorageUnavailable,
 )
 from hookhaven.tunables import RuntimeTunables
-from hookhaven.verification import InboundRequest, InvalidSignature, MalformedPayload, verify
+from hookhaven.verification import (
+    InboundRequest,
+    InvalidSignature,
+    MalformedPayload,
+    VerifiedWebhook,
+    verify,
+)
 
 #: How long a claim in progress blocks a concurrent retry when the caller does not say
 #: (longer than the receiver's timeout).
@@ -175,6 +181,17 @@ class SourceDirectory:
         return matching_subscriptions(self._subscriptions, source, event_type)
 
 
+def dedupe_key(source: str, verified: VerifiedWebhook, body_sha256: str) -> DedupeKey:
+    """What makes a repeat a duplicate: the provider's event id where the signature covers
+    it; else the exact body. An id from an unsigned header can be changed by anyone who saw
+    one genuine request, so for those kinds (github, shopify, hmac with a header id) a
+    byte-identical body is a duplicate within the dedupe window, whatever its headers say:
+    a replay under a fresh id, under another event type, or with no id at all."""
+    if verified.trusted_id is not None:
+        return DedupeKey(source, verified.trusted_id)
+    return DedupeKey(source, f"sha256:{body_sha256}")
+
+
 class Receiver:
     def __init__(
         self,
@@ -215,29 +232,24 @@ class Receiver:
         if verified.challenge is not None:
             return Challenge(verified.challenge)
 
-        key = (
-            DedupeKey(source.name, verified.provider_event_id)
-            if verified.provider_event_id
-            else None
-        )
+        digest = hashlib.sha256(request.body).hexdigest()
+        key = dedupe_key(source.name, verified, digest)
         event_id = new_event_id(now)
-        enqueued: frozenset[str] = frozenset()
-        if key is not None:
-            try:
-                claim = self._events.claim(
-                    key,
-                    event_id,
-                    now=now,
-                    window=self._settings.dedupe_window,
-                    lease=math.ceil(lease_seconds) if lease_seconds else CLAIM_LEASE_SECONDS,
-                )
-            except StorageUnavailable as error:
-                raise Unavailable("could not record the event") from error
-            if claim.state == "duplicate":
-                return Duplicate(claim.event_id)
-            if claim.state == "in_progress":
-                raise InProgress(claim.event_id)
-            event_id, enqueued = claim.event_id, claim.enqueued
+        try:
+            claim = self._events.claim(
+                key,
+                event_id,
+                now=now,
+                window=self._settings.dedupe_window,
+                lease=math.ceil(lease_seconds) if lease_seconds else CLAIM_LEASE_SECONDS,
+            )
+        except StorageUnavailable as error:
+            raise Unavailable("could not record the event") from error
+        if claim.state == "duplicate":
+            return Duplicate(claim.event_id)
+        if claim.state == "in_progress":
+            raise InProgress(claim.event_id)
+        event_id, enqueued = claim.event_id, claim.enqueued
 
         sent: set[str] = set()
         try:
@@ -250,6 +262,7 @@ class Receiver:
                 event_id,
                 now,
                 subscriptions,
+                digest,
             )
             pending = [m for m in messages if m.subscription_id not in enqueued]
             failed = self._queue.send(pending)
@@ -261,9 +274,8 @@ class Receiver:
         except Exception as error:
             # Whatever went wrong (an AWS failure, or a bug), let the provider's retry
             # resume this claim; if even the release fails, the lease runs out instead.
-            if key is not None:
-                with contextlib.suppress(StorageUnavailable):
-                    self._events.release(key, event_id, enqueued | sent)
+            with contextlib.suppress(StorageUnavailable):
+                self._events.release(key, event_id, enqueued | sent)
             if isinstance(error, StorageUnavailable):
                 raise Unavailable(str(error)) from error
             raise
@@ -278,6 +290,7 @@ class Receiver:
         event_id: str,
         now: float,
         subscriptions: list[Subscription],
+        digest: str,
     ) -> tuple[EventRecord, list[DeliveryMessage]]:
         body = request.body
         content_type = request.content_type
@@ -293,7 +306,7 @@ class Receiver:
             content_type=content_type,
             headers={k: v for k, v in request.headers.items() if k in KEPT_HEADERS},
             body_size=len(body),
-            body_sha256=hashlib.sha256(body).hexdigest(),
+            body_sha256=digest,
             body=None if body_ref else body,
             body_ref=body_ref,
             subscriptions=tuple(s.id for s in subscriptions),

@@ -59,6 +59,15 @@ class VerifiedWebhook:
     provider_event_id: str | None
     #: Slack's url_verification: answer with this and record nothing.
     challenge: str | None = None
+    #: Whether the signature covers ``provider_event_id``. When it does not (an id from a
+    #: header the signature leaves out), anyone who saw one genuine request could send its
+    #: body again under fresh ids: such events are deduplicated on their body instead.
+    id_signed: bool = True
+
+    @property
+    def trusted_id(self) -> str | None:
+        """The provider's event id, when a replay cannot change it."""
+        return self.provider_event_id if self.id_signed else None
 
 
 def verify(source: Source, request: InboundRequest, now: float) -> VerifiedWebhook:
@@ -217,9 +226,11 @@ def _github(
     body = _body_object(request)
     action = body.get("action") if body else None
     event_type = f"{event}.{action}" if isinstance(action, str) and action else event
+    delivery = clean_id(request.header("x-github-delivery"))
+    if delivery is None:
+        raise MalformedPayload("GitHub deliveries carry X-GitHub-Delivery")
     return VerifiedWebhook(
-        event_type=clean_type(event_type),
-        provider_event_id=clean_id(request.header("x-github-delivery")),
+        event_type=clean_type(event_type), provider_event_id=delivery, id_signed=False
     )
 
 
@@ -233,11 +244,11 @@ def _shopify(
     topic = request.header("x-shopify-topic")
     if not topic:
         raise MalformedPayload("Shopify webhooks carry X-Shopify-Topic")
+    webhook_id = clean_id(request.header("x-shopify-webhook-id"))
+    if webhook_id is None:
+        raise MalformedPayload("Shopify webhooks carry X-Shopify-Webhook-Id")
     return VerifiedWebhook(
-        event_type=clean_type(topic),
-        provider_event_id=clean_id(
-            request.header("x-shopify-webhook-id") or request.header("x-shopify-event-id")
-        ),
+        event_type=clean_type(topic), provider_event_id=webhook_id, id_signed=False
     )
 
 
@@ -298,6 +309,8 @@ def _hmac(
     return VerifiedWebhook(
         event_type=clean_type(read(options.type_from)),
         provider_event_id=clean_id(read(options.id_from)),
+        # Only an id read from the body is signed.
+        id_signed=options.id_from is not None and options.id_from.location == "field",
     )
 
 

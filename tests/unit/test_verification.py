@@ -311,8 +311,44 @@ def test_shopify_documented_hmac_shape():
     headers = {
         "x-shopify-hmac-sha256": "dzukRpPHVT1u4g9h6l0nV6mk9KRNKEGuTpW1LkzWLbQ=",
         "x-shopify-topic": "shop/update",
+        "x-shopify-webhook-id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
     }
     verify(source_for("shopify", "secret"), InboundRequest(headers, b"foo"), NOW)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sample", "id_header"),
+    [
+        ("github", "http/github_pull_request_opened", "X-GitHub-Delivery"),
+        ("shopify", "http/shopify_orders_create", "X-Shopify-Webhook-Id"),
+    ],
+)
+def test_a_github_or_shopify_request_without_its_id_header_is_refused(
+    kind, sample, id_header, load_event
+):
+    """Every delivery of theirs carries one; a request without is not theirs. 400, not 202."""
+    request = request_of(signed(load_event(sample), kind, NOW))
+    headers = {k: v for k, v in request.headers.items() if k != id_header.lower()}
+    with pytest.raises(MalformedPayload, match=id_header):
+        verify(source_for(kind), InboundRequest(headers, request.body), NOW)
+
+
+@pytest.mark.parametrize(
+    ("kind", "signed_id"),
+    [("standard", True), ("stripe", True), ("slack", True), ("github", False), ("shopify", False)],
+)
+def test_whether_the_signature_covers_the_event_id(kind, signed_id, load_event):
+    samples = {
+        "standard": "http/standard_order_created",
+        "stripe": "http/stripe_payment_intent_succeeded",
+        "slack": "http/slack_app_mention",
+        "github": "http/github_pull_request_opened",
+        "shopify": "http/shopify_orders_create",
+    }
+    event = signed(load_event(samples[kind]), kind, NOW)
+    verified = verify(source_for(kind), request_of(event), NOW)
+    assert verified.id_signed is signed_id
+    assert (verified.trusted_id is not None) is signed_id
 
 
 # --- provider conventions -----------------------------------------------------------------
