@@ -50,6 +50,23 @@ class MemoryConfig:
 
 
 @dataclass
+class MemoryEchoSecrets:
+    """The echo subscriber's secrets per smoke run: ``(secrets, expires_at)`` by key."""
+
+    runs: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
+
+    def put(self, key: str, secrets: Sequence[str], *, expires_at: float) -> None:
+        self.runs[key] = (tuple(secrets), expires_at)
+
+    def get(self, key: str, now: float) -> list[str]:
+        secrets, expires_at = self.runs.get(key, ((), 0.0))
+        return list(secrets) if expires_at > now else []
+
+    def delete(self, key: str) -> bool:
+        return self.runs.pop(key, None) is not None
+
+
+@dataclass
 class _DedupeRecord:
     event_id: str
     status: str

@@ -96,7 +96,9 @@ class TableShape:
 
 #: Sources (``pk=SOURCE``, ``sk=<name>``) and subscriptions (``pk=SUBSCRIPTION``,
 #: ``sk=<id>``). Small and read through a cache, so one partition per kind is enough
-#: and a single Query lists them. No TTL: configuration lives until removed.
+#: and a single Query lists them. No TTL: configuration lives until removed. Running
+#: smoke tests keep their echo subscriber's secret in a partition of its own
+#: (``pk=ECHO_SECRET``, ``sk=<run key>``; ``hookhaven.echo``).
 CONFIG_TABLE = TableShape(
     role="config",
     partition_key=Key("pk"),
