@@ -12,6 +12,7 @@ from constructs import Construct
 from hookhaven.resources import BODY_PREFIX, Resources
 from hookhaven.tunables import Tunables
 from infra.constructs.delivery import Delivery
+from infra.constructs.echo import EchoSubscriber
 from infra.constructs.ingest import WEBHOOK_ROUTE, Ingest
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
@@ -30,6 +31,8 @@ OUTPUTS = (
     "ReceiverFunctionName",
     "DispatcherFunctionName",
 )
+#: The echo subscriber's URL, for `hookhaven smoke`: only with echo_subscriber on.
+ECHO_URL_OUTPUT = "EchoSubscriberUrl"
 
 
 class HookHavenStack(Stack):
@@ -88,11 +91,26 @@ class HookHavenStack(Stack):
         for name in OUTPUTS:
             CfnOutput(self, name, value=outputs[name])
 
+        self.echo: EchoSubscriber | None = None
+        if tunables.echo_subscriber:
+            self.echo = EchoSubscriber(
+                self,
+                "Echo",
+                tunables=tunables,
+                code=code,
+                config_table=self.storage.config_table,
+                resources=resources,
+            )
+            CfnOutput(self, ECHO_URL_OUTPUT, value=self.echo.url.url)
+
         self._acknowledge_nag_findings()
 
     def _acknowledge_nag_findings(self) -> None:
         """Every cdk-nag finding we accept, each with the reason a reviewer needs."""
-        for function in (self.ingest.receiver, self.delivery.dispatcher):
+        functions = [self.ingest.receiver, self.delivery.dispatcher]
+        if self.echo is not None:
+            functions.append(self.echo.function)
+        for function in functions:
             _acknowledge(
                 function,
                 "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"

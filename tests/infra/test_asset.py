@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -18,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from standardwebhooks.webhooks import Webhook
 
 from hookhaven.aws.dynamodb import DynamoConfigStore
+from hookhaven.aws.echo import DynamoEchoSecrets
 from hookhaven.local.provision import provision
 from hookhaven.models import Secret, Source, SourceKind, Subscription
 from hookhaven.signatures import new_standard_secret
@@ -187,6 +190,82 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
     assert outcome["powertools_from"].startswith(str(asset))
 
 
+ECHO_FROM_THE_ASSET = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import functions.echo  # AWS_LAMBDA_FUNCTION_NAME is set: builds its client, as in Lambda
+answer = functions.echo.handler(json.loads(sys.argv[2]), None)
+print(json.dumps({
+    "status": answer["statusCode"],
+    "loaded": sorted(m for m in ("pydantic", "aws_lambda_powertools") if m in sys.modules),
+}))
+"""
+
+
+@pytest.fixture
+def empty_moto_server(moto_server):
+    """moto keeps its state per process, across servers: an empty one, left empty."""
+
+    def reset() -> None:
+        request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(request).read()  # noqa: S310 (loopback)
+
+    reset()
+    yield moto_server
+    reset()
+
+
+def test_the_echo_handler_answers_from_the_asset_alone_without_pydantic(
+    lambda_like_python, tmp_path, empty_moto_server, monkeypatch
+):
+    moto_server = empty_moto_server
+    for name, value in FUNCTION_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_server)
+    resources = provision(
+        dynamodb=dynamodb,
+        sqs=boto3.client("sqs", endpoint_url=moto_server),
+        s3=boto3.client("s3", endpoint_url=moto_server),
+        tunables=Tunables(),
+    )
+    secret = new_standard_secret()
+    DynamoEchoSecrets(dynamodb, resources.config_table).put(
+        "smoke-asset", [secret], expires_at=time.time() + 60
+    )
+    body, now = '{"type": "hookhaven.smoke"}', int(time.time())
+    signature = Webhook(secret).sign("msg_asset", datetime.fromtimestamp(now, UTC), body)
+    event = {
+        "rawPath": "/smoke-asset",
+        "headers": {
+            "webhook-id": "msg_asset",
+            "webhook-timestamp": str(now),
+            "webhook-signature": signature,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+        "requestContext": {"http": {"method": "POST"}},
+    }
+    asset = build_asset(tmp_path / "build", platform=HOST)
+    environment = {
+        "PATH": os.environ["PATH"],
+        **FUNCTION_ENVIRONMENT,
+        **resources.to_env(),
+        "AWS_ENDPOINT_URL": moto_server,
+        "AWS_LAMBDA_FUNCTION_NAME": "echo-asset-test",
+    }
+    result = subprocess.run(
+        [str(lambda_like_python), "-I", "-c", ECHO_FROM_THE_ASSET, str(asset), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome == {"status": 204, "loaded": []}
+
+
 def test_lambda_asset_holds_arm64_python314_binaries_only(asset_dir):
     assert asset_dir.name.startswith(LAMBDA_ARM64.name + "-")
     shared_objects = list(asset_dir.rglob("*.so"))
@@ -198,6 +277,8 @@ def test_lambda_asset_holds_arm64_python314_binaries_only(asset_dir):
 def test_asset_holds_functions_and_library_without_cli_only_parts(asset_dir):
     assert (asset_dir / "functions" / "receiver.py").is_file()
     assert (asset_dir / "functions" / "dispatcher.py").is_file()
+    assert (asset_dir / "functions" / "echo.py").is_file()
+    assert (asset_dir / "hookhaven" / "echo.py").is_file()
     assert (asset_dir / "hookhaven" / "tunables.py").is_file()
     assert not (asset_dir / "hookhaven" / "cli").exists()
     assert not (asset_dir / "hookhaven" / "operations").exists()

@@ -14,8 +14,16 @@ from cdk_nag import AwsSolutionsChecks
 from infra.app import build_app
 
 
-def nag_report(tmp_path: Path, asset_dir: Path, *, acknowledge: bool = True) -> dict[str, Any]:
-    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+def nag_report(
+    tmp_path: Path,
+    asset_dir: Path,
+    *,
+    acknowledge: bool = True,
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    app = cdk.App(
+        outdir=str(tmp_path / "cdk.out"), context={"hookhaven": context} if context else None
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     if not acknowledge:
         from infra.stack import HookHavenStack
@@ -39,8 +47,11 @@ def nag_report(tmp_path: Path, asset_dir: Path, *, acknowledge: bool = True) -> 
     return dict(plugin)
 
 
-def test_aws_solutions_pack_has_no_unacknowledged_finding(tmp_path, asset_dir):
-    report = nag_report(tmp_path, asset_dir)
+@pytest.mark.parametrize(
+    "context", [None, {"echo_subscriber": True}], ids=["default", "echo_subscriber"]
+)
+def test_aws_solutions_pack_has_no_unacknowledged_finding(tmp_path, asset_dir, context):
+    report = nag_report(tmp_path, asset_dir, context=context)
     assert report["violations"] == []
     assert report["conclusion"] == "success"
     acknowledged = report["suppressedViolations"]

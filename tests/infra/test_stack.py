@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from hookhaven.echo import ECHO_SECRET_PK
 from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE, REDRIVE_SLACK_RECEIVES
 from hookhaven.tunables import Tunables
-from infra.stack import OUTPUTS
+from infra.stack import ECHO_URL_OUTPUT, OUTPUTS
 
 
 def resources(template: Template, kind: str, props: dict[str, Any] | None = None) -> Any:
@@ -419,3 +420,71 @@ def test_outputs_name_everything_the_cli_needs(template):
         "BodiesBucketName",
         "DashboardName",
     }
+
+
+# --- the echo subscriber (echo_subscriber, for hookhaven smoke) --------------
+
+
+ECHO_HANDLER = "functions.echo.handler"
+
+
+@pytest.fixture(scope="module")
+def with_echo(synth) -> Template:
+    return synth(echo_subscriber=True)[1]
+
+
+def test_the_echo_subscriber_is_absent_by_default(template):
+    assert resources(template, "AWS::Lambda::Function", {"Handler": ECHO_HANDLER}) == {}
+    assert resources(template, "AWS::Lambda::Url") == {}
+    assert ECHO_URL_OUTPUT not in template.to_json()["Outputs"]
+    assert Tunables().echo_subscriber is False
+
+
+def _ref(template: Template, kind: str, matches: Any) -> str:
+    """The logical id of the one resource of ``kind`` that ``matches(properties)``."""
+    (ref,) = [r for r, res in resources(template, kind).items() if matches(res["Properties"])]
+    return str(ref)
+
+
+def test_the_echo_subscriber_is_a_public_function_url_named_by_an_output(with_echo):
+    props = function(with_echo, ECHO_HANDLER)
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Timeout"] < Tunables().request_timeout_seconds
+    assert "HOOKHAVEN_CONFIG_TABLE" in props["Environment"]["Variables"]
+    echo_ref = _ref(with_echo, "AWS::Lambda::Function", lambda p: p["Handler"] == ECHO_HANDLER)
+    url_ref = _ref(with_echo, "AWS::Lambda::Url", lambda p: True)
+    url = with_echo.to_json()["Resources"][url_ref]["Properties"]
+    # Subscribers are called without AWS credentials: the signature authenticates.
+    assert url["AuthType"] == "NONE"
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": [echo_ref, "Arn"]}
+    outputs = with_echo.to_json()["Outputs"]
+    assert outputs[ECHO_URL_OUTPUT]["Value"] == {"Fn::GetAtt": [url_ref, "FunctionUrl"]}
+    assert set(OUTPUTS) <= set(outputs)
+
+
+def test_the_echo_subscriber_may_read_only_its_own_partition_of_the_config_table(with_echo):
+    role_ref = function(with_echo, ECHO_HANDLER)["Role"]["Fn::GetAtt"][0]
+    config_ref = _ref(
+        with_echo, "AWS::DynamoDB::Table", lambda p: "TimeToLiveSpecification" not in p
+    )
+    statements = [
+        statement
+        for policy in resources(with_echo, "AWS::IAM::Policy").values()
+        if {"Ref": role_ref} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    xray = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert [s for s in statements if set(s["Action"]) != xray] == [
+        {
+            "Action": "dynamodb:GetItem",
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ECHO_SECRET_PK]}},
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [config_ref, "Arn"]},
+        }
+    ]
+
+
+def test_the_other_functions_are_unchanged_by_the_echo_subscriber(template, with_echo):
+    for handler in ("functions.receiver.handler", "functions.dispatcher.handler"):
+        assert _actions_of(with_echo, handler) == _actions_of(template, handler)

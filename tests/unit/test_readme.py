@@ -35,6 +35,8 @@ def test_configuration_table_documents_every_setting_with_its_default():
             continue
         if value is None:
             expected = "none"
+        elif isinstance(value, bool):
+            expected = str(value).lower()  # as cdk.json and -c spell it
         else:
             expected = f"{value:g}" if isinstance(value, float) else str(value)
         assert documented == expected, name
