@@ -100,6 +100,14 @@ class ConfigStore(ConfigReader, Protocol):
     def delete_subscription(self, subscription_id: str) -> bool: ...
 
 
+class EchoSecrets(Protocol):
+    """The echo subscriber's secrets: one entry per smoke run (``hookhaven.echo``)."""
+
+    def put(self, key: str, secrets: Sequence[str], *, expires_at: float) -> None: ...
+
+    def delete(self, key: str) -> bool: ...
+
+
 class EventReader(Protocol):
     """Events and their attempts, as kept for ``events``, ``replay``, ``status`` and audit."""
 

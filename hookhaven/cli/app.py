@@ -13,7 +13,17 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from hookhaven.cli import audit, dev, dlq, events, send, sources, status, subscriptions
+from hookhaven.cli import (
+    audit,
+    dev,
+    dlq,
+    events,
+    send,
+    smoke,
+    sources,
+    status,
+    subscriptions,
+)
 from hookhaven.cli.render import error_line
 from hookhaven.cli.state import State
 from hookhaven.cli.target import CliError, Target, explain
@@ -67,6 +77,7 @@ app.command("send")(send.send)
 app.command("replay")(events.replay)
 app.command("audit")(audit.audit)
 app.command("status")(status.status)
+app.command("smoke")(smoke.smoke)
 app.command("dev")(dev.dev)
 
 

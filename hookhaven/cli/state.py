@@ -13,6 +13,7 @@ from rich.console import Console
 from hookhaven.aws.cloudwatch import CloudWatchQueueAge
 from hookhaven.aws.dlq import SqsDeadLetterQueue
 from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
+from hookhaven.aws.echo import DynamoEchoSecrets
 from hookhaven.aws.sqs import SqsDeliveryQueue, SqsQueueInspector
 from hookhaven.cli.target import CliError, Target
 from hookhaven.durations import parse_duration
@@ -53,6 +54,12 @@ class State:
     def events(self) -> DynamoEventStore:
         return deferred(
             lambda: DynamoEventStore(self.target.dynamodb(), self.target.resources.events_table)
+        )
+
+    @functools.cached_property
+    def echo_secrets(self) -> DynamoEchoSecrets:
+        return deferred(
+            lambda: DynamoEchoSecrets(self.target.dynamodb(), self.target.resources.config_table)
         )
 
     @functools.cached_property

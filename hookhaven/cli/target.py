@@ -32,6 +32,9 @@ LOCAL_API = "http://127.0.0.1:3000"
 DEFAULT_STACK = "HookHaven"
 #: The stack output naming the ingest API, which the CLI needs besides the resources.
 API_URL_OUTPUT = "ApiUrl"
+#: The stack output naming the echo subscriber, which `smoke` delivers to (only when the
+#: stack was deployed with echo_subscriber on).
+ECHO_URL_OUTPUT = "EchoSubscriberUrl"
 _CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard"})
 
 
@@ -59,7 +62,7 @@ def read_cached_outputs(path: Path) -> dict[str, str] | None:
 
 
 def write_cached_outputs(path: Path, outputs: Mapping[str, str]) -> None:
-    wanted = (*Resources.OUTPUTS.values(), API_URL_OUTPUT)
+    wanted = (*Resources.OUTPUTS.values(), API_URL_OUTPUT, ECHO_URL_OUTPUT)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({k: v for k, v in outputs.items() if k in wanted}))
 
@@ -109,6 +112,7 @@ class Target:
         self.emulated = self.endpoint_url is not None
         self._refresh = refresh
         self._resolved: tuple[Resources, str | None] | None = None
+        self._outputs: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
         if self.emulated:
             # Emulators accept any credentials; use stand-ins so none are needed.
@@ -159,6 +163,18 @@ class Target:
         """The ingest API's base URL, when known (a stack's ApiUrl output, or --local)."""
         return self._resolve()[1]
 
+    def refresh(self) -> None:
+        """Read the stack's outputs again on next use, not from the cache (--refresh-outputs)."""
+        self._refresh, self._resolved = True, None
+
+    def stack_output(self, name: str) -> str | None:
+        """One of the stack's outputs; None without a stack (an emulator alone) or when the
+        stack has no such output."""
+        if not self.stack:
+            return None
+        self._resolve()
+        return self._outputs.get(name)
+
     def _resolve(self) -> tuple[Resources, str | None]:
         if self._resolved is None:
             try:
@@ -202,6 +218,7 @@ class Target:
             outputs = self._stack_outputs(region)
             if not self.emulated:
                 write_cached_outputs(cached, outputs)
+        self._outputs = outputs
         return Resources.from_outputs(outputs), outputs.get(API_URL_OUTPUT)
 
     def _stack_outputs(self, region: str) -> dict[str, str]:

@@ -159,11 +159,14 @@ def _check_input(
     source: str | None = None,
     event_types: tuple[str, ...] | None = None,
     headers: dict[str, str] | None = None,
+    source_must_exist: bool = True,
 ) -> None:
     try:
         check_subscription_input(source=source, event_types=event_types, headers=headers)
     except ValueError as error:
         raise OperationError(str(error)) from None
+    if not source_must_exist:
+        return
     if source not in (None, ANY_SOURCE) and config.get_source(source) is None:
         raise OperationError(f"no source named {source}")
 
@@ -179,12 +182,23 @@ def add_subscription(
     description: str | None = None,
     headers: dict[str, str] | None = None,
     secret: str | None = None,
+    source_added_next: bool = False,
 ) -> SubscriptionAdded:
-    """A new subscription, signing with ``secret`` (generated unless given)."""
+    """A new subscription, signing with ``secret`` (generated unless given).
+
+    ``source_added_next``: the source does not exist yet and the caller adds it next
+    (``hookhaven smoke`` does, so that no receiver can cache the source without it).
+    """
     _check_url(url, allow_loopback)
     source = source or ANY_SOURCE
     headers = headers or {}
-    _check_input(config, source=source, event_types=event_types, headers=headers)
+    _check_input(
+        config,
+        source=source,
+        event_types=event_types,
+        headers=headers,
+        source_must_exist=not source_added_next,
+    )
     secret = secret or new_standard_secret()
     subscription = Subscription(
         id=new_subscription_id(now),

@@ -131,6 +131,16 @@ def test_a_subscription_can_be_given_the_secret_its_subscriber_verifies():
     assert ops.list_subscriptions(store, source="other") == []
 
 
+def test_a_subscription_may_come_before_its_source_when_the_source_is_added_next():
+    """smoke adds the subscription first, so no receiver caches the source without it."""
+    store = MemoryConfig()
+    url = "https://93.184.215.14/h"
+    added = ops.add_subscription(store, url=url, source="smoke-1", source_added_next=True, now=NOW)
+    assert added.subscription.source == "smoke-1"
+    with pytest.raises(OperationError, match="not a source name"):
+        ops.add_subscription(store, url=url, source="Not A Name", source_added_next=True, now=NOW)
+
+
 def test_updating_enabling_disabling_and_rotating_a_subscription():
     store = MemoryConfig()
     sub = ops.add_subscription(store, url="https://93.184.215.14/h", now=NOW).subscription
