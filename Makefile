@@ -18,7 +18,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: dev test lint typecheck synth bootstrap deploy diff bench asset clean help lock
+.PHONY: dev test lint typecheck synth bootstrap deploy diff smoke bench asset clean help lock
 
 help:
 	@echo "make dev     run hookhaven locally (AWS emulator, API, dispatcher)"
@@ -26,6 +26,7 @@ help:
 	@echo "make synth   synthesize the CloudFormation template into cdk.out/"
 	@echo "make bootstrap  prepare an AWS account and region for CDK (once)"
 	@echo "make deploy  deploy the stack with your AWS credentials (cdk deploy)"
+	@echo "make smoke   prove the deployed stack end to end (needs echo_subscriber: see README)"
 	@echo "make bench   run the benchmarks"
 	@echo "make lock    regenerate the development lock (constraints.txt), then run make test"
 
@@ -93,6 +94,12 @@ deploy: $(STAMP) $(NODE_STAMP)
 
 diff: $(STAMP) $(NODE_STAMP)
 	$(CDK) diff --no-notices $(CDK_ARGS)
+
+# One signed event through the deployed stack to its echo subscriber, timed, then cleaned
+# up. STACK=<name> for a stack not named HookHaven (or HOOKHAVEN_STACK); SMOKE_ARGS for
+# the command's options, e.g. SMOKE_ARGS="--timeout 2m".
+smoke: $(STAMP)
+	$(VENV)/bin/hookhaven $(if $(STACK),--stack $(STACK)) smoke $(SMOKE_ARGS)
 
 bench: $(STAMP)
 	@if ls bench/*.py >/dev/null 2>&1; then for b in bench/*.py; do $(PY) $$b || exit 1; done; \
