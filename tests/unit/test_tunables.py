@@ -143,3 +143,18 @@ def test_resource_names_round_trip_through_the_environment_and_the_stack_outputs
         )
         == settings
     )
+
+
+def test_the_largest_accepted_body_always_fits_a_lambda_invocation():
+    """A 5 MB body, as accepted before, did not: base64 makes it 6.7 MB, and text of
+    control characters grows sixfold when JSON-escaped into the event."""
+    from hookhaven import quotas
+    from hookhaven.tunables import MAX_BODY_LIMIT_BYTES
+
+    worst = MAX_BODY_LIMIT_BYTES * quotas.JSON_ESCAPE_GROWTH
+    assert worst + quotas.HTTP_API_EVENT_ENVELOPE_BYTES <= quotas.LAMBDA_SYNC_PAYLOAD.value
+    assert Tunables().max_body_bytes <= MAX_BODY_LIMIT_BYTES
+    with pytest.raises(ConfigurationError, match="max_body_bytes"):
+        Tunables.from_context({"max_body_bytes": 5 * 1024 * 1024})
+    with pytest.raises(ConfigurationError, match="inline_body_limit_bytes"):
+        Tunables.from_context({"inline_body_limit_bytes": 200 * 1024})
