@@ -35,7 +35,7 @@ help:
 $(STAMP): pyproject.toml infra/lambda-requirements.txt $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip -c $(LOCK)
-	$(PY) -m pip install --quiet -e '.[dev,infra,local]' -c $(LOCK) -c infra/lambda-requirements.txt
+	$(PY) -m pip install --quiet --no-compile -e '.[dev,infra,local]' -c $(LOCK) -c infra/lambda-requirements.txt
 	@touch $@
 
 # Regenerate the lock: pyproject.toml's ranges resolved afresh, under the Lambda pins, in

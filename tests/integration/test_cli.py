@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import json
@@ -634,8 +635,8 @@ def test_dlq_list_show_and_filtered_redrive(env):
 
 
 def test_redrive_sends_before_it_deletes(env, monkeypatch):
-    _dead(env, 3)
-    calls: list[str] = []
+    _dead(env, 13)  # two receives: ten, then three
+    calls: list[tuple[str, int]] = []
     original_client = boto3.client
 
     class Spy:
@@ -645,27 +646,27 @@ def test_redrive_sends_before_it_deletes(env, monkeypatch):
         def __getattr__(self, name: str) -> Any:
             return getattr(self._client, name)
 
-        def send_message(self, **kwargs: Any) -> Any:
-            calls.append("send")
-            return self._client.send_message(**kwargs)
+        def send_message_batch(self, **kwargs: Any) -> Any:
+            calls.append(("send", len(kwargs["Entries"])))
+            return self._client.send_message_batch(**kwargs)
 
-        def delete_message(self, **kwargs: Any) -> Any:
-            calls.append("delete")
-            if calls.count("delete") == 2:
+        def delete_message_batch(self, **kwargs: Any) -> Any:
+            calls.append(("delete", len(kwargs["Entries"])))
+            if len(calls) == 4:
                 raise KeyboardInterrupt  # the operator's Ctrl-C between send and delete
-            return self._client.delete_message(**kwargs)
+            return self._client.delete_message_batch(**kwargs)
 
     original = target_module.Target.sqs
     monkeypatch.setattr(target_module.Target, "sqs", lambda self: Spy(original(self)))
     result = runner.invoke(app, ["dlq", "redrive"])
     assert result.exit_code != 0
-    assert calls == ["send", "delete", "send", "delete"]
-    # Interrupted after the second send: that message exists twice, none is lost, and the
-    # DLQ copies are visible again at once for the next redrive.
+    assert calls == [("send", 10), ("delete", 10), ("send", 3), ("delete", 3)]
+    # Interrupted after the second batch was sent: those three exist twice, none is lost,
+    # and the DLQ copies are visible again at once for the next redrive.
     monkeypatch.setattr(target_module.Target, "sqs", original)
-    assert queue_depth(env.deliveries_queue_url) == 2
-    assert len(cli_json("dlq", "list")) == 2  # the interrupted one and the untouched one
-    assert cli_json("dlq", "redrive")["moved"] == 2
+    assert queue_depth(env.deliveries_queue_url) == 13
+    assert len(cli_json("dlq", "list")) == 3  # sent but not deleted: visible again at once
+    assert cli_json("dlq", "redrive")["moved"] == 3
     event_ids = [
         json.loads(m["Body"])["event_id"]
         for _ in range(3)
@@ -675,7 +676,10 @@ def test_redrive_sends_before_it_deletes(env, monkeypatch):
         )
         .get("Messages", [])
     ]
-    assert sorted(event_ids) == ["evt_00000", "evt_00001", "evt_00001", "evt_00002"]
+    # Every dead letter is on the deliveries queue; the interrupted ones twice, none never.
+    counts = collections.Counter(event_ids)
+    assert len(counts) == 13
+    assert sorted(counts.values()) == [1] * 10 + [2] * 3
     del original_client
 
 
