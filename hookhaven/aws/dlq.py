@@ -129,9 +129,7 @@ class SqsDeadLetterQueue:
         for batch in self._batches(visibility, received):
             yield from batch
 
-    def _batches(
-        self, visibility: int, received: list[DeadLetter]
-    ) -> Iterator[list[DeadLetter]]:
+    def _batches(self, visibility: int, received: list[DeadLetter]) -> Iterator[list[DeadLetter]]:
         """Every currently visible message once, as SQS hands them over (up to ten at a
         time). Each one received is appended to ``received`` at once (hidden until
         released), even if the caller stops early."""
