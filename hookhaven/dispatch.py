@@ -48,7 +48,7 @@ from hookhaven.models import (
     Subscription,
     is_reserved_header,
 )
-from hookhaven.ports import ConfigReader, StorageUnavailable, VisibilityRefused
+from hookhaven.ports import StorageUnavailable, VisibilityRefused
 from hookhaven.quotas import SQS_VISIBILITY_MAX
 from hookhaven.retry import (
     FailureClass,
@@ -109,7 +109,11 @@ class QueuedDelivery:
     received_at: float
 
 
-class SubscriptionStore(ConfigReader, Protocol):
+class SubscriptionStore(Protocol):
+    """What the dispatcher reads and writes of the configuration: subscriptions only."""
+
+    def list_subscriptions(self) -> list[Subscription]: ...
+
     def get_subscription(self, subscription_id: str) -> Subscription | None: ...
 
     def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None: ...

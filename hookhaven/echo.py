@@ -42,8 +42,6 @@ from collections.abc import Iterable, Mapping
 
 from hookhaven.signatures import any_equal, hmac_digest, standard_secret_key
 
-#: The config table partition that holds the echo subscriber's secrets, one item per run.
-ECHO_SECRET_PK = "ECHO_SECRET"  # noqa: S105 (a partition key, not a secret)
 #: The function's environment variable naming the config table (``Resources.to_env``'s).
 CONFIG_TABLE_VARIABLE = "HOOKHAVEN_CONFIG_TABLE"
 #: As the receiver's (``hookhaven.verification.TOLERANCE_SECONDS``).

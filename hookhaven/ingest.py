@@ -36,15 +36,15 @@ from hookhaven.models import (
     DeliveryMessage,
     EventRecord,
     Source,
-    Subscription,
+    SubscriptionRoute,
     delivery_messages,
 )
 from hookhaven.ports import (
     BodyStore,
-    ConfigReader,
     DedupeKey,
     DeliveryQueue,
     EventStore,
+    RouteReader,
     StorageUnavailable,
 )
 from hookhaven.tunables import RuntimeTunables
@@ -150,14 +150,14 @@ class SourceDirectory:
     MISS_REFRESH_SECONDS = 1.0
 
     def __init__(
-        self, config: ConfigReader, *, ttl: float, clock: Callable[[], float] = time.monotonic
+        self, config: RouteReader, *, ttl: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._config = config
         self._ttl = ttl
         self._clock = clock
         self._loaded_at: float | None = None
         self._sources: dict[str, Source] = {}
-        self._subscriptions: list[Subscription] = []
+        self._routes: list[SubscriptionRoute] = []
 
     def _fresh(self, *, max_age: float | None = None) -> None:
         now = self._clock()
@@ -165,9 +165,9 @@ class SourceDirectory:
         if self._loaded_at is not None and now - self._loaded_at < limit:
             return
         sources = self._config.list_sources()
-        subscriptions = self._config.list_subscriptions()
+        routes = self._config.list_routes()
         self._sources = {s.name: s for s in sources}
-        self._subscriptions = subscriptions
+        self._routes = routes
         self._loaded_at = now
 
     def source(self, name: str) -> Source | None:
@@ -176,9 +176,9 @@ class SourceDirectory:
             self._fresh(max_age=self.MISS_REFRESH_SECONDS)
         return self._sources.get(name)
 
-    def subscriptions_for(self, source: str, event_type: str) -> list[Subscription]:
+    def subscriptions_for(self, source: str, event_type: str) -> list[SubscriptionRoute]:
         self._fresh()
-        return matching_subscriptions(self._subscriptions, source, event_type)
+        return matching_subscriptions(self._routes, source, event_type)
 
 
 def dedupe_key(source: str, verified: VerifiedWebhook, body_sha256: str) -> DedupeKey:
@@ -289,7 +289,7 @@ class Receiver:
         provider_event_id: str | None,
         event_id: str,
         now: float,
-        subscriptions: list[Subscription],
+        subscriptions: list[SubscriptionRoute],
         digest: str,
     ) -> tuple[EventRecord, list[DeliveryMessage]]:
         body = request.body

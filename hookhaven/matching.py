@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from typing import TypeVar
 
-from hookhaven.models import ANY_SOURCE, Subscription
+from hookhaven.models import ANY_SOURCE, SubscriptionRoute
+
+R = TypeVar("R", bound=SubscriptionRoute)
 
 
 def type_matches(pattern: str, event_type: str) -> bool:
@@ -13,9 +16,7 @@ def type_matches(pattern: str, event_type: str) -> bool:
     return pattern == "*" or fnmatchcase(event_type, pattern)
 
 
-def matching_subscriptions(
-    subscriptions: Iterable[Subscription], source: str, event_type: str
-) -> list[Subscription]:
+def matching_subscriptions(subscriptions: Iterable[R], source: str, event_type: str) -> list[R]:
     """Enabled subscriptions of ``source`` (or of every source) with a pattern that matches."""
     return [
         s

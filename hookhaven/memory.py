@@ -13,6 +13,7 @@ from hookhaven.models import (
     EventSummary,
     Source,
     Subscription,
+    SubscriptionRoute,
 )
 from hookhaven.ports import Claim, DedupeKey, Progress
 
@@ -30,8 +31,24 @@ class MemoryConfig:
     def list_subscriptions(self) -> list[Subscription]:
         return list(self.subscriptions.values())
 
+    def list_routes(self) -> list[SubscriptionRoute]:
+        """What the receiver's grant lets it read: no URLs, no secrets."""
+        return [
+            SubscriptionRoute.model_validate(
+                s.model_dump(include=set(SubscriptionRoute.model_fields))
+            )
+            for s in self.subscriptions.values()
+        ]
+
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         return self.subscriptions.get(subscription_id)
+
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
+        found = self.subscriptions.get(subscription_id)
+        if found is not None:
+            self.subscriptions[subscription_id] = found.model_copy(
+                update={"enabled": False, "status_reason": reason, "updated_at": now}
+            )
 
     def get_source(self, name: str) -> Source | None:
         return self.sources.get(name)

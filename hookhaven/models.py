@@ -139,17 +139,23 @@ class Source(BaseModel):
         return [s.value for s in self.secrets if s.active(now)]
 
 
-class Subscription(BaseModel):
-    """A subscriber: where matching events of a source (or of every source) are delivered."""
+class SubscriptionRoute(BaseModel):
+    """Which events a subscription wants: all the receiver may read of it (no URL, no
+    secret; ``hookhaven.permissions.ROUTE_ATTRIBUTES``)."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     source: str = ANY_SOURCE
     event_types: tuple[str, ...] = ("*",)
+    enabled: bool = True
+
+
+class Subscription(SubscriptionRoute):
+    """A subscriber: where matching events of a source (or of every source) are delivered."""
+
     url: str
     secrets: tuple[Secret, ...] = Field(min_length=1)
-    enabled: bool = True
     status_reason: str | None = None
     description: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ from hookhaven.models import (
     EventSummary,
     Source,
     Subscription,
+    SubscriptionRoute,
 )
 
 #: Told ``(done, total)`` as a long read goes on (the CLI draws a progress bar with it).
@@ -29,6 +30,15 @@ class StorageUnavailable(Exception):
 
 class VisibilityRefused(StorageUnavailable):
     """SQS refused a visibility timeout: more than is left of the message's 12 hours."""
+
+
+class RouteReader(Protocol):
+    """What the receiver reads of the configuration: sources (with their secrets, to
+    verify) and where subscriptions want events (without their URLs and secrets)."""
+
+    def list_sources(self) -> list[Source]: ...
+
+    def list_routes(self) -> list[SubscriptionRoute]: ...
 
 
 class ConfigReader(Protocol):

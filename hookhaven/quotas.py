@@ -224,7 +224,82 @@ CLOUDWATCH_METRIC_MATH_METRICS_MAX = Quota(
     "Amazon CloudWatch User Guide, 'Alarms on metric math expressions'",
 )
 
+
+# --- IAM and KMS: how AWS decides what a function may do --------------------------------
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """An AWS rule with no number: what the relay's grants and the local stack rely on."""
+
+    what: str
+    source: str
+
+
+DYNAMODB_LEADING_KEYS = Behaviour(
+    "dynamodb:LeadingKeys is the partition key value of every item a request touches; it "
+    "must be used with ForAllValues. Scan cannot be limited by it, so a function that must "
+    "stay inside some partitions is never granted Scan.",
+    "Amazon DynamoDB Developer Guide, 'Using IAM policy conditions for fine-grained access "
+    "control' (specifying-conditions)",
+)
+DYNAMODB_ATTRIBUTES = Behaviour(
+    "dynamodb:Attributes lists the attribute names a request reads, writes or tests in a "
+    "condition; with it the policy must name the table's key attributes, and "
+    "StringEqualsIfExists dynamodb:Select = SPECIFIC_ATTRIBUTES stops a Query asking for "
+    "every attribute. ReturnValues ALL_OLD/ALL_NEW would return the rest: allow only NONE, "
+    "UPDATED_OLD, UPDATED_NEW.",
+    "Amazon DynamoDB Developer Guide, 'Using IAM policy conditions for fine-grained access "
+    "control', examples 1 and 2; IAM User Guide, 'Amazon DynamoDB: Allows access to "
+    "specific attributes'",
+)
+DYNAMODB_TRANSACTION_ACTIONS = Behaviour(
+    "TransactWriteItems is authorized item by item: each Put, Update, Delete needs "
+    "PutItem, UpdateItem, DeleteItem on that item, a ConditionCheck needs ConditionCheckItem.",
+    "Amazon DynamoDB Developer Guide, 'Using IAM with DynamoDB transactions'",
+)
+SQS_BATCH_ACTIONS = Behaviour(
+    "SendMessageBatch, DeleteMessageBatch and ChangeMessageVisibilityBatch need the "
+    "permission of the single action (sqs:SendMessage, ...); there is no batch permission.",
+    "Amazon SQS Developer Guide, 'Amazon SQS API permissions: Actions and resource reference'",
+)
+KMS_AWS_MANAGED_DYNAMODB_KEY = Behaviour(
+    "The AWS-managed aws/dynamodb key's policy lets every principal of the account use it "
+    "through DynamoDB: whoever may read a table encrypted with it reads its items in "
+    "plaintext. A customer-managed key is used through DynamoDB only by principals its key "
+    "policy or their IAM policy allows (kms:Decrypt for reads; CDK also grants Encrypt, "
+    "ReEncrypt* and GenerateDataKey* for writes, which hookhaven spells out).",
+    "AWS KMS Developer Guide, 'How Amazon DynamoDB uses AWS KMS' (key policy of the AWS "
+    "managed key); Amazon DynamoDB Developer Guide, 'DynamoDB encryption at rest'",
+)
+HTTP_API_NO_WAF = Behaviour(
+    "AWS WAF protects REST APIs, not HTTP APIs: a web ACL cannot be associated with the "
+    "relay's endpoint. It can be associated with a CloudFront distribution in front of it.",
+    "Amazon API Gateway Developer Guide, 'Use AWS WAF to protect your REST APIs in API "
+    "Gateway'; AWS WAF Developer Guide, 'What is AWS WAF' (resources you can protect)",
+)
+HTTP_API_STAGE_THROTTLE = Behaviour(
+    "An HTTP API stage's default route throttle is one token bucket for every caller and "
+    "every route: requests over it get 429 before any integration runs, genuine or not. "
+    "API Gateway also throttles all APIs of the account and region together (10,000 "
+    "requests per second, burst 5,000).",
+    "Amazon API Gateway Developer Guide, 'Throttle requests to your HTTP APIs for better "
+    "throughput'; 'Quotas for configuring and running an HTTP API'",
+)
+KMS_KEY_PRICE = Quota(
+    1,
+    "US dollars a month",
+    "A customer-managed KMS key costs $1 a month (each automatic yearly rotation adds $1 "
+    "a month for the first two rotations), plus $0.03 per 10,000 requests; DynamoDB asks "
+    "KMS at most once every 5 minutes per client connection.",
+    "AWS KMS pricing; Amazon DynamoDB Developer Guide, 'Encryption at rest: How it works'",
+)
+
 #: Every quota above, by name, for the README table and the tests.
 CATALOG: dict[str, Quota] = {
     name: value for name, value in globals().items() if isinstance(value, Quota)
+}
+#: Every behaviour above, by name.
+BEHAVIOURS: dict[str, Behaviour] = {
+    name: value for name, value in globals().items() if isinstance(value, Behaviour)
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import ClassVar, Literal
 
 from hookhaven import quotas
@@ -34,8 +34,9 @@ class Resources:
     config_table: str
     events_table: str
     deliveries_queue_url: str
-    dead_letter_queue_url: str
     bodies_bucket: str
+    #: The receiver never uses the DLQ, so its environment does not name it.
+    dead_letter_queue_url: str | None = None
 
     #: The stack output that carries each name.
     OUTPUTS: ClassVar[Mapping[str, str]] = {
@@ -52,15 +53,31 @@ class Resources:
 
     def to_env(self) -> dict[str, str]:
         """``HOOKHAVEN_CONFIG_TABLE`` and the rest, as a function's environment holds them."""
-        return {self.variable(name): value for name, value in asdict(self).items()}
+        return {
+            self.variable(name): value for name, value in asdict(self).items() if value is not None
+        }
+
+    def require_dead_letter_queue(self) -> str:
+        """The DLQ's URL, for whoever parks or redrives deliveries."""
+        if self.dead_letter_queue_url is None:
+            raise ConfigurationError(
+                f"invalid function environment: {self.variable('dead_letter_queue_url')} unset"
+            )
+        return self.dead_letter_queue_url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Resources:
-        names = [f.name for f in fields(cls)]
-        missing = [cls.variable(name) for name in names if not environ.get(cls.variable(name))]
+        required = [f.name for f in fields(cls) if f.default is MISSING]
+        missing = [cls.variable(name) for name in required if not environ.get(cls.variable(name))]
         if missing:
             raise ConfigurationError(f"invalid function environment: {', '.join(missing)} unset")
-        return cls(**{name: environ[cls.variable(name)] for name in names})
+        return cls(
+            **{
+                f.name: environ[cls.variable(f.name)]
+                for f in fields(cls)
+                if environ.get(cls.variable(f.name))
+            }
+        )
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, str]) -> Resources:

@@ -234,6 +234,13 @@ class Tunables(RuntimeTunables):
         description="Deploy the echo subscriber (a Lambda function URL that answers 204 to "
         "deliveries signed with the smoke test's secret) for `hookhaven smoke`; off by default.",
     )
+    customer_managed_key: bool = Field(
+        default=True,
+        description="Encrypt the config table (sources' and subscriptions' secrets) with a "
+        "KMS key of this stack, rotated yearly, that only the relay's functions and the "
+        "principals you grant may use (about $1 a month). Off: the AWS-managed aws/dynamodb "
+        "key, which every principal of the account that may read the table may use.",
+    )
 
     @field_validator("log_retention_days")
     @classmethod

@@ -171,7 +171,7 @@ def build_dispatcher(
         attempts=DynamoEventStore(clients.dynamodb, resources.events_table),
         bodies=S3BodyStore(clients.s3, resources.bodies_bucket),
         queue=SqsQueueControl(
-            clients.sqs, resources.deliveries_queue_url, resources.dead_letter_queue_url
+            clients.sqs, resources.deliveries_queue_url, resources.require_dead_letter_queue()
         ),
         sender=sender
         or Sender(

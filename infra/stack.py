@@ -9,10 +9,12 @@ from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from hookhaven.permissions import Role
 from hookhaven.resources import BODY_PREFIX, Resources
 from hookhaven.tunables import Tunables
 from infra.constructs.delivery import Delivery
 from infra.constructs.echo import EchoSubscriber
+from infra.constructs.grants import GrantTargets, grant_role
 from infra.constructs.ingest import WEBHOOK_ROUTE, Ingest
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.storage import Storage
@@ -33,6 +35,8 @@ OUTPUTS = (
 )
 #: The echo subscriber's URL, for `hookhaven smoke`: only with echo_subscriber on.
 ECHO_URL_OUTPUT = "EchoSubscriberUrl"
+#: The config table's KMS key, for operators' IAM policies: only with customer_managed_key.
+CONFIG_KEY_OUTPUT = "ConfigKeyArn"
 
 
 class HookHavenStack(Stack):
@@ -62,7 +66,6 @@ class HookHavenStack(Stack):
             code=code,
             storage=self.storage,
             deliveries_queue=self.delivery.deliveries_queue,
-            dead_letter_queue=self.delivery.dead_letter_queue,
         )
         self.monitoring = Monitoring(
             self,
@@ -99,9 +102,30 @@ class HookHavenStack(Stack):
                 tunables=tunables,
                 code=code,
                 config_table=self.storage.config_table,
-                resources=resources,
             )
             CfnOutput(self, ECHO_URL_OUTPUT, value=self.echo.url.url)
+
+        # Each function gets exactly what hookhaven.permissions lists for it, nothing else.
+        targets = GrantTargets(
+            config_table=self.storage.config_table,
+            events_table=self.storage.events_table,
+            deliveries_queue=self.delivery.deliveries_queue,
+            dead_letter_queue=self.delivery.dead_letter_queue,
+            bodies_bucket=self.storage.bodies_bucket,
+            config_key=self.storage.config_key,
+        )
+        grant_role(self.ingest.receiver, Role.RECEIVER, targets)
+        grant_role(self.delivery.dispatcher, Role.DISPATCHER, targets)
+        if self.echo is not None:
+            grant_role(self.echo.function, Role.ECHO, targets)
+        if self.storage.config_key is not None:
+            CfnOutput(
+                self,
+                CONFIG_KEY_OUTPUT,
+                value=self.storage.config_key.key_arn,
+                description="The KMS key of the config table: operators running the "
+                "hookhaven CLI need kms:Decrypt, kms:Encrypt and kms:GenerateDataKey* on it",
+            )
 
         self._acknowledge_nag_findings()
 
@@ -124,16 +148,7 @@ class HookHavenStack(Stack):
                 "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
                 "permissions, so AWS documents Resource * for them.",
             )
-        events_table = self._logical_id(self.storage.events_table)
         bucket = self._logical_id(self.storage.bodies_bucket)
-        for function in (self.ingest.receiver, self.delivery.dispatcher):
-            _acknowledge(
-                function,
-                f"AwsSolutions::AwsSolutions-IAM5[Resource::<{events_table}.Arn>/index/*]",
-                "Querying the events table's own indexes (events of a source by time) needs "
-                "the table's index/* ARN; the table is this stack's and the actions are the "
-                "explicit list grant_* produces.",
-            )
         _acknowledge(
             self.ingest.receiver,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{BODY_PREFIX}*]",

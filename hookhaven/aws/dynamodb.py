@@ -16,6 +16,14 @@ from hookhaven.models import (
     EventSummary,
     Source,
     Subscription,
+    SubscriptionRoute,
+)
+from hookhaven.permissions import (
+    DEDUPE_PREFIX,
+    EVENT_PREFIX,
+    ROUTE_ATTRIBUTES,
+    SOURCE_PK,
+    SUBSCRIPTION_PK,
 )
 from hookhaven.ports import Claim, DedupeKey, Progress, StorageUnavailable
 from hookhaven.resources import SOURCE_SHARDS, TIME_SHARDS, shard_of
@@ -23,8 +31,6 @@ from hookhaven.resources import SOURCE_SHARDS, TIME_SHARDS, shard_of
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-SOURCE_PK = "SOURCE"
-SUBSCRIPTION_PK = "SUBSCRIPTION"
 AWS_ERRORS = (ClientError, BotoCoreError)
 
 
@@ -72,7 +78,16 @@ class DynamoConfigStore:
         self._client = client
         self._table = table
 
-    def _query(self, pk: str) -> list[dict[str, Any]]:
+    def _query(self, pk: str, attributes: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """One partition, strongly consistent; only ``attributes`` when named (as the
+        receiver's grant requires: ``hookhaven.permissions``)."""
+        projection: dict[str, Any] = {}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            projection = {
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
+            }
         return query_all(
             self._client,
             "config table",
@@ -80,6 +95,7 @@ class DynamoConfigStore:
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": pk}},
             ConsistentRead=True,
+            **projection,
         )
 
     def list_sources(self) -> list[Source]:
@@ -88,6 +104,12 @@ class DynamoConfigStore:
     def list_subscriptions(self) -> list[Subscription]:
         return [
             Subscription.model_validate(_strip_keys(item)) for item in self._query(SUBSCRIPTION_PK)
+        ]
+
+    def list_routes(self) -> list[SubscriptionRoute]:
+        return [
+            SubscriptionRoute.model_validate(_strip_keys(item))
+            for item in self._query(SUBSCRIPTION_PK, ROUTE_ATTRIBUTES)
         ]
 
     def put_source(self, source: Source) -> None:
@@ -160,11 +182,11 @@ def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
 def dedupe_pk(key: DedupeKey) -> str:
     # Provider ids are untrusted and up to 256 characters: hash them into a bounded key.
     digest = hashlib.sha256(key.provider_event_id.encode()).hexdigest()[:40]
-    return f"DEDUPE#{key.source}#{digest}"
+    return f"{DEDUPE_PREFIX}{key.source}#{digest}"
 
 
 def event_pk(event_id: str) -> str:
-    return f"EVENT#{event_id}"
+    return f"{EVENT_PREFIX}{event_id}"
 
 
 class DynamoEventStore:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from hookhaven.echo import ECHO_SECRET_PK
+from hookhaven.permissions import ECHO_SECRET_PK
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -94,7 +94,7 @@ class State:
 
     @property
     def _dead_letters_url(self) -> str:
-        return self.target.resources.dead_letter_queue_url
+        return self.target.resources.require_dead_letter_queue()
 
 
 def state(ctx: typer.Context) -> State:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,10 @@ from hookhaven import wiring
 from hookhaven.local.api import LocalApi
 from hookhaven.local.chaos import FlakyClient
 from hookhaven.local.emulator import compat
+from hookhaven.local.iam import Policy
 from hookhaven.local.poller import QueuePoller
 from hookhaven.local.provision import provision
+from hookhaven.permissions import Role
 from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
 
@@ -107,6 +110,8 @@ class LocalStack:
         self.dispatchers: list[DispatcherFunction] = []
         #: The clients that fail on purpose (chaos), to count what they injected.
         self.flaky: list[FlakyClient] = []
+        #: Each function's IAM, as deployed: what it refused is a call AWS would refuse.
+        self.policies: list[Policy] = []
         self._moto: Any = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -162,7 +167,10 @@ class LocalStack:
             for function_metrics in (receiver.metrics, dispatcher.metrics):
                 self._quiet_metrics(function_metrics)
 
-        receiving = self._clients(wiring.RECEIVER_CLIENT_CONFIG)
+        # Each function's calls are judged by the grants its deployed role has.
+        receiver_policy = self._policy(Role.RECEIVER)
+        dispatcher_policy = self._policy(Role.DISPATCHER)
+        receiving = self._clients(wiring.RECEIVER_CLIENT_CONFIG).wrapped(receiver_policy.attach)
         if self.aws_failure_rate:
             rate = self.aws_failure_rate
 
@@ -171,7 +179,12 @@ class LocalStack:
                 return self.flaky[-1]
 
             receiving = receiving.wrapped(flaky)
-        self.receiver = receiver.ReceiverFunction(wiring.build_receiver(settings, receiving))
+        receiver_settings = settings.model_copy(
+            update={"resources": replace(self.resources, dead_letter_queue_url=None)}
+        )
+        self.receiver = receiver.ReceiverFunction(
+            wiring.build_receiver(receiver_settings, receiving)
+        )
         # Lambda runs one invocation at a time in an execution environment, and concurrent
         # batches in separate ones. So does each poller here: its own dispatcher (batch
         # processor, thread pool and clients). One shared by concurrent pollers would mix
@@ -179,14 +192,18 @@ class LocalStack:
         self.dispatchers = [
             dispatcher.DispatcherFunction(
                 wiring.build_dispatcher(
-                    settings, self._clients(wiring.dispatcher_client_config(settings))
+                    settings,
+                    self._clients(wiring.dispatcher_client_config(settings)).wrapped(
+                        dispatcher_policy.attach
+                    ),
                 ),
                 settings,
             )
             for _ in range(self.pollers)
         ]
         self.api = LocalApi(self.receiver.handler, port=self.api_port).start()
-        sqs = session.client("sqs", endpoint_url=self.aws_url)
+        # The event source mapping polls with the dispatcher's role.
+        sqs = dispatcher_policy.attach(session.client("sqs", endpoint_url=self.aws_url))
         for index, function in enumerate(self.dispatchers):
             poller = QueuePoller(
                 sqs,
@@ -202,6 +219,14 @@ class LocalStack:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def _policy(self, role: Role) -> Policy:
+        assert self.resources is not None
+        policy = Policy(
+            role, self.resources, customer_managed_key=self.tunables.customer_managed_key
+        )
+        self.policies.append(policy)
+        return policy
 
     def _clients(self, config: Any) -> wiring.AwsClients:
         return wiring.AwsClients.create(config, session=local_session(), endpoint_url=self.aws_url)

@@ -66,9 +66,9 @@ class Delivery(Construct):
             timeout_seconds=tunables.dispatcher_timeout_seconds,
             memory_mb=tunables.dispatcher_memory_mb,
             description="hookhaven dispatcher: signs and delivers queued events to subscribers",
-            resources=storage.resources(
+            environment=storage.resources(
                 deliveries_queue=self.deliveries_queue, dead_letter_queue=self.dead_letter_queue
-            ),
+            ).to_env(),
         )
         # The ESM's maximum concurrency, not reserved concurrency, caps how hard the
         # dispatcher can hit subscribers: excess batches wait in the queue instead of
@@ -86,9 +86,3 @@ class Delivery(Construct):
                 report_batch_item_failures=True,
             )
         )
-        # Reading subscriptions, disabling one on 410, recording attempts.
-        storage.config_table.grant_read_write_data(self.dispatcher)
-        storage.events_table.grant_read_write_data(self.dispatcher)
-        storage.grant_body_reads(self.dispatcher)
-        # A malformed message is parked in the DLQ at once, with its reason.
-        self.dead_letter_queue.grant_send_messages(self.dispatcher)

@@ -9,12 +9,10 @@ table's ``ECHO_SECRET`` partition, where the smoke command puts that secret
 from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from hookhaven.echo import ECHO_SECRET_PK
-from hookhaven.resources import Resources
+from hookhaven.echo import CONFIG_TABLE_VARIABLE
 from hookhaven.tunables import Tunables
 from infra.constructs.python_function import python_function
 
@@ -32,7 +30,6 @@ class EchoSubscriber(Construct):
         tunables: Tunables,
         code: lambda_.Code,
         config_table: dynamodb.ITable,
-        resources: Resources,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = python_function(
@@ -43,16 +40,9 @@ class EchoSubscriber(Construct):
             tunables=tunables,
             timeout_seconds=TIMEOUT_SECONDS,
             memory_mb=MEMORY_MB,
-            resources=resources,
+            environment={CONFIG_TABLE_VARIABLE: config_table.table_name},
             description="hookhaven echo subscriber: 204 for deliveries signed with the "
             "running smoke test's secret, 401 otherwise",
-        )
-        # One action, one table, one partition: not a source's or a subscription's secret.
-        iam.Grant.add_to_principal(
-            grantee=self.function,
-            actions=["dynamodb:GetItem"],
-            resource_arns=[config_table.table_arn],
-            conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [ECHO_SECRET_PK]}},
         )
         # Subscribers are called without AWS credentials: the signature is the authentication.
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)

@@ -57,7 +57,6 @@ class Ingest(Construct):
         code: lambda_.Code,
         storage: Storage,
         deliveries_queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.receiver = python_function(
@@ -70,15 +69,10 @@ class Ingest(Construct):
             memory_mb=tunables.receiver_memory_mb,
             reserved_concurrency=tunables.receiver_reserved_concurrency,
             description="hookhaven receiver: verifies, keeps and fans out incoming webhooks",
-            resources=storage.resources(
-                deliveries_queue=deliveries_queue, dead_letter_queue=dead_letter_queue
-            ),
+            environment=storage.resources(
+                deliveries_queue=deliveries_queue, dead_letter_queue=None
+            ).to_env(),
         )
-        storage.config_table.grant_read_data(self.receiver)
-        # Events and dedupe records are written, and a half-done event is deleted again.
-        storage.events_table.grant_read_write_data(self.receiver)
-        storage.grant_body_writes(self.receiver)
-        deliveries_queue.grant_send_messages(self.receiver)
 
         self.api = apigwv2.HttpApi(
             self,

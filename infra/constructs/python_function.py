@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from hookhaven import telemetry
-from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
 
 #: The newest Python runtime aws-cdk-lib offers; cdk-nag's L1 rule checks it stays so.
@@ -24,11 +25,14 @@ def python_function(
     tunables: Tunables,
     timeout_seconds: int,
     memory_mb: int,
-    resources: Resources,
+    environment: Mapping[str, str],
     description: str,
     reserved_concurrency: int | None = None,
 ) -> lambda_.Function:
-    """A function on arm64 with Powertools configured, X-Ray active and logs kept for a while."""
+    """A function on arm64 with Powertools configured, X-Ray active and logs kept for a while.
+
+    ``environment``: where its resources are (``Resources.to_env``), only those it uses.
+    """
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -56,7 +60,7 @@ def python_function(
             # hookhaven uses no pydantic plugins: skip scanning every installed distribution.
             "PYDANTIC_DISABLE_PLUGINS": "__all__",
             **tunables.function_environment(),
-            **resources.to_env(),
+            **environment,
         },
     )
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from hookhaven.resources import (
-    BODY_PREFIX,
     CONFIG_TABLE,
     EVENTS_TABLE,
     Key,
@@ -30,11 +29,14 @@ def _attribute(key: Key) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
 
 
-def table_from_shape(scope: Construct, construct_id: str, shape: TableShape) -> dynamodb.Table:
+def table_from_shape(
+    scope: Construct, construct_id: str, shape: TableShape, *, key: kms.IKey | None = None
+) -> dynamodb.Table:
     """A DynamoDB table built from its shape: on demand, PITR, KMS encryption.
 
-    AWS_MANAGED uses the account's ``aws/dynamodb`` KMS key: encryption with KMS
-    and CloudTrail-visible key use, without the monthly cost of a customer key.
+    With ``key``, that customer-managed key; without, the account's ``aws/dynamodb`` key
+    (KMS encryption and CloudTrail-visible key use, no monthly cost, but usable through
+    DynamoDB by every principal of the account: ``quotas.KMS_AWS_MANAGED_DYNAMODB_KEY``).
     """
     table = dynamodb.Table(
         scope,
@@ -42,7 +44,12 @@ def table_from_shape(scope: Construct, construct_id: str, shape: TableShape) -> 
         partition_key=_attribute(shape.partition_key),
         sort_key=_attribute(shape.sort_key) if shape.sort_key else None,
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        encryption=dynamodb.TableEncryption.AWS_MANAGED,
+        encryption=(
+            dynamodb.TableEncryption.CUSTOMER_MANAGED
+            if key is not None
+            else dynamodb.TableEncryption.AWS_MANAGED
+        ),
+        encryption_key=key,
         point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
             point_in_time_recovery_enabled=True
         ),
@@ -69,7 +76,20 @@ class Storage(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, tunables: Tunables) -> None:
         super().__init__(scope, construct_id)
-        self.config_table = table_from_shape(self, "ConfigTable", CONFIG_TABLE)
+        #: The secrets' key: only principals granted it read the config table's items, so
+        #: read access to DynamoDB alone (ReadOnlyAccess, say) no longer reveals a secret.
+        #: Retained with the table: without it the table and its backups are unreadable.
+        self.config_key: kms.Key | None = None
+        if tunables.customer_managed_key:
+            self.config_key = kms.Key(
+                self,
+                "ConfigKey",
+                description="hookhaven: encrypts the config table (source and subscription "
+                "secrets)",
+                enable_key_rotation=True,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+        self.config_table = table_from_shape(self, "ConfigTable", CONFIG_TABLE, key=self.config_key)
         self.events_table = table_from_shape(self, "EventsTable", EVENTS_TABLE)
         self.bodies_bucket = s3.Bucket(
             self,
@@ -89,28 +109,14 @@ class Storage(Construct):
         )
 
     def resources(
-        self, *, deliveries_queue: sqs.IQueue, dead_letter_queue: sqs.IQueue
+        self, *, deliveries_queue: sqs.IQueue, dead_letter_queue: sqs.IQueue | None
     ) -> Resources:
-        """The names the functions find this stack's state by."""
+        """The names the functions find this stack's state by (the receiver's without the
+        DLQ, which it never uses)."""
         return Resources(
             config_table=self.config_table.table_name,
             events_table=self.events_table.table_name,
             deliveries_queue_url=deliveries_queue.queue_url,
-            dead_letter_queue_url=dead_letter_queue.queue_url,
+            dead_letter_queue_url=dead_letter_queue.queue_url if dead_letter_queue else None,
             bodies_bucket=self.bodies_bucket.bucket_name,
-        )
-
-    def grant_body_writes(self, grantee: iam.IGrantable) -> None:
-        """PutObject only, under the body prefix: no wildcard action, nothing else."""
-        self._grant_bodies(grantee, "s3:PutObject")
-
-    def grant_body_reads(self, grantee: iam.IGrantable) -> None:
-        """GetObject only, under the body prefix."""
-        self._grant_bodies(grantee, "s3:GetObject")
-
-    def _grant_bodies(self, grantee: iam.IGrantable, action: str) -> None:
-        iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[action],
-            resource_arns=[self.bodies_bucket.arn_for_objects(f"{BODY_PREFIX}*")],
         )

@@ -117,6 +117,8 @@ class ChaosResult:
     records: str = ""
     cli_output: str = ""
     injected_aws_failures: int = 0
+    #: Calls the functions' deployed roles would have refused (``hookhaven.local.iam``).
+    denied: list[str] = field(default_factory=list)
 
     def duplicates(self) -> dict[str, int]:
         """Per subscriber: deliveries received more than once (same webhook-id)."""
@@ -248,7 +250,7 @@ def _run(
         sqs = local_session().client("sqs", endpoint_url=stack.aws_url)
         assert stack.resources is not None
         attributes = sqs.get_queue_attributes(
-            QueueUrl=stack.resources.dead_letter_queue_url,
+            QueueUrl=stack.resources.require_dead_letter_queue(),
             AttributeNames=["ApproximateNumberOfMessages"],
         )["Attributes"]
         result.dead_letter_messages = int(attributes["ApproximateNumberOfMessages"])
@@ -274,6 +276,7 @@ def _run(
     )
     result.cli_output = _read_only_commands(result)
     result.injected_aws_failures = sum(client.injected for client in stack.flaky)
+    result.denied = [message for policy in stack.policies for message in policy.denied]
     return result
 
 

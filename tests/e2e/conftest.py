@@ -34,3 +34,6 @@ def stack() -> Iterator[LocalStack]:
         yield local
     local.stop()
     mp.undo()
+    # Every call the functions made is one their deployed roles allow.
+    denied = [message for policy in local.policies for message in policy.denied]
+    assert not denied, f"calls the deployed roles would refuse: {denied}"

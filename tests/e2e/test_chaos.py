@@ -30,6 +30,7 @@ def test_chaos_run_loses_nothing_and_leaks_nothing(chaos: ChaosResult) -> None:
     assert len(chaos.accepted) == EVENTS
     # The chaos was real: AWS throttled the receiver, providers retried, subscribers failed.
     assert chaos.injected_aws_failures > 0
+    assert chaos.denied == []  # every call was one the deployed roles allow
     assert sum(chaos.client_retries.values()) > 0
     for name in SUBSCRIBERS:
         assert {"5xx", "hang", "reset", "429", "200"} <= set(chaos.replies[name]), name

@@ -111,7 +111,7 @@ def sqs_scenario(aws: Aws) -> list[Any]:
     sqs, queue, dlq = (
         aws.sqs,
         aws.resources.deliveries_queue_url,
-        aws.resources.dead_letter_queue_url,
+        aws.resources.require_dead_letter_queue(),
     )
     out: list[Any] = []
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from hookhaven.aws.dynamodb import DynamoConfigStore
 from hookhaven.aws.echo import DynamoEchoSecrets
 from hookhaven.cli.app import app
-from hookhaven.echo import ECHO_SECRET_PK
 from hookhaven.local.echo import LocalEchoSubscriber
 from hookhaven.local.stack import LocalStack, local_session
+from hookhaven.permissions import ECHO_SECRET_PK
 from hookhaven.resources import Resources
 from hookhaven.signatures import new_standard_secret
 from tests.e2e.chaos_run import last_json_document

@@ -77,7 +77,7 @@ def test_local_tables_and_queues_match_the_synthesized_template(template, monkey
             )
         queues = {
             url: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            for url in (local.deliveries_queue_url, local.dead_letter_queue_url)
+            for url in (local.deliveries_queue_url, local.require_dead_letter_queue())
         }
     key = lambda t: json.dumps(t, sort_keys=True)  # noqa: E731
     assert sorted(described, key=key) == sorted(_template_tables(template), key=key)
@@ -90,7 +90,7 @@ def test_local_tables_and_queues_match_the_synthesized_template(template, monkey
         q["Properties"] for q in template_queues.values() if "RedrivePolicy" not in q["Properties"]
     )
     local_deliveries = queues[local.deliveries_queue_url]
-    local_dlq = queues[local.dead_letter_queue_url]
+    local_dlq = queues[local.require_dead_letter_queue()]
     assert int(local_deliveries["VisibilityTimeout"]) == deliveries["VisibilityTimeout"]
     assert int(local_deliveries["MessageRetentionPeriod"]) == deliveries["MessageRetentionPeriod"]
     assert (

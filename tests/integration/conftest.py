@@ -8,7 +8,8 @@ by overriding the ``tunables`` fixture or by building its own function with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from functions.dispatcher import DispatcherFunction
 from functions.receiver import ReceiverFunction
 from hookhaven import wiring
 from hookhaven.dispatch import Poster
+from hookhaven.local.iam import Policy
+from hookhaven.permissions import Role
 from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
 
@@ -30,12 +33,28 @@ def function_settings(
 
 
 @pytest.fixture
-def make_receiver(aws: Resources, tunables: Tunables) -> Callable[..., ReceiverFunction]:
-    """``make_receiver(max_body_bytes=2048)``: a receiver with changed settings."""
+def iam_policies() -> Iterator[list[Policy]]:
+    """The functions' IAM (``hookhaven.local.iam``): after the test, none may have refused
+    a call, for AWS would have refused it too."""
+    policies: list[Policy] = []
+    yield policies
+    denied = [message for policy in policies for message in policy.denied]
+    assert not denied, f"calls the deployed roles would refuse: {denied}"
+
+
+@pytest.fixture
+def make_receiver(
+    aws: Resources, tunables: Tunables, iam_policies: list[Policy]
+) -> Callable[..., ReceiverFunction]:
+    """``make_receiver(max_body_bytes=2048)``: a receiver with changed settings, told of
+    and allowed what the deployed receiver is."""
 
     def make(**changes: Any) -> ReceiverFunction:
-        settings = function_settings(tunables, aws, **changes)
-        clients = wiring.AwsClients.create(wiring.RECEIVER_CLIENT_CONFIG)
+        # As deployed: the receiver is not told where the DLQ is.
+        settings = function_settings(tunables, replace(aws, dead_letter_queue_url=None), **changes)
+        policy = Policy(Role.RECEIVER, aws, customer_managed_key=tunables.customer_managed_key)
+        iam_policies.append(policy)
+        clients = wiring.AwsClients.create(wiring.RECEIVER_CLIENT_CONFIG).wrapped(policy.attach)
         return ReceiverFunction(wiring.build_receiver(settings, clients))
 
     return make
@@ -48,14 +67,21 @@ def receiver_function(make_receiver: Callable[..., ReceiverFunction]) -> Receive
 
 
 @pytest.fixture
-def make_dispatcher(aws: Resources, tunables: Tunables) -> Callable[..., DispatcherFunction]:
-    """``make_dispatcher(allow_loopback=False, sender=...)``: a dispatcher of its own."""
+def make_dispatcher(
+    aws: Resources, tunables: Tunables, iam_policies: list[Policy]
+) -> Callable[..., DispatcherFunction]:
+    """``make_dispatcher(allow_loopback=False, sender=...)``: a dispatcher of its own,
+    allowed what the deployed dispatcher is."""
 
     def make(
         *, allow_loopback: bool = True, sender: Poster | None = None, **changes: Any
     ) -> DispatcherFunction:
         settings = function_settings(tunables, aws, allow_loopback=allow_loopback, **changes)
-        clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings))
+        policy = Policy(Role.DISPATCHER, aws, customer_managed_key=tunables.customer_managed_key)
+        iam_policies.append(policy)
+        clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings)).wrapped(
+            policy.attach
+        )
         dispatcher = wiring.build_dispatcher(settings, clients, sender=sender)
         return DispatcherFunction(dispatcher, settings)
 

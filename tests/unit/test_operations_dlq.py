@@ -18,7 +18,7 @@ from tests.unit.test_audit import event
 def letters(aws: Resources) -> SqsDeadLetterQueue:
     return SqsDeadLetterQueue(
         boto3.client("sqs"),
-        dead_letter_queue_url=aws.dead_letter_queue_url,
+        dead_letter_queue_url=aws.require_dead_letter_queue(),
         deliveries_queue_url=aws.deliveries_queue_url,
     )
 

@@ -15,7 +15,14 @@ from functions.echo import EchoFunction
 from hookhaven.ingest import SourceDirectory
 from hookhaven.matching import matching_subscriptions
 from hookhaven.memory import MemoryConfig, MemoryEchoSecrets, MemoryEventStore
-from hookhaven.models import AttemptOutcome, AttemptRecord, EventRecord, Source, Subscription
+from hookhaven.models import (
+    AttemptOutcome,
+    AttemptRecord,
+    EventRecord,
+    Source,
+    Subscription,
+    SubscriptionRoute,
+)
 from hookhaven.operations.smoke import (
     ADD_SOURCE,
     CLEAN_UP,
@@ -240,9 +247,9 @@ def test_a_receiver_refresh_reads_sources_before_subscriptions():
             calls.append("sources")
             return super().list_sources()
 
-        def list_subscriptions(self) -> list[Subscription]:
+        def list_routes(self) -> list[SubscriptionRoute]:
             calls.append("subscriptions")
-            return super().list_subscriptions()
+            return super().list_routes()
 
     SourceDirectory(Config(), ttl=30).source("smoke-1a2b3c4d")
     assert calls[:2] == ["sources", "subscriptions"]
