@@ -8,12 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
+from hookhaven.aws.echo import DynamoEchoSecrets
 from hookhaven.cli.render import emit, say
 from hookhaven.cli.state import State, seconds, state
 from hookhaven.cli.target import ECHO_URL_OUTPUT, CliError
 from hookhaven.local.echo import LocalEchoSubscriber
+from hookhaven.local.iam import Policy
 from hookhaven.operations import OperationError
 from hookhaven.operations.smoke import DEFAULT_TIMEOUT_SECONDS, SmokeFailed, SmokeRun, run_smoke
+from hookhaven.permissions import Role
 
 #: Beyond this, a difference between your clock and AWS's is worth a line.
 CLOCK_NOTE_SECONDS = 0.5
@@ -63,8 +66,12 @@ def smoke(
                     'echo subscriber on (make deploy CDK_ARGS="-c hookhaven.echo_subscriber=true")'
                 )
             return found
-        # The local stack (or another emulator): the same handler, on loopback.
-        local_echo = LocalEchoSubscriber(st.echo_secrets.get).start()
+        # The local stack (or another emulator): the same handler, on loopback, with a
+        # client of its own allowed what the deployed echo subscriber's role allows.
+        policy = Policy(Role.ECHO, target.resources, customer_managed_key=True)
+        client = policy.attach(target.new_client("dynamodb"))
+        secrets = DynamoEchoSecrets(client, target.resources.config_table)
+        local_echo = LocalEchoSubscriber(secrets.get).start()
         return local_echo.url
 
     try:

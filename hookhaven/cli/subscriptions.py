@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
@@ -20,6 +21,32 @@ EventPatterns = Annotated[
     list[str] | None, typer.Option("--events", help="Event-type patterns, e.g. order.*")
 ]
 Description = Annotated[str | None, typer.Option("--description")]
+RevealSecret = Annotated[
+    bool,
+    typer.Option(
+        "--reveal-secret",
+        help="Show full URLs (which often hold a credential), secrets and header values.",
+    ),
+]
+
+
+def shown_url(url: str, reveal: bool) -> str:
+    """``scheme://host/…``: many subscriber URLs carry their credential in the path or the
+    query (Slack and Discord webhooks, ``?token=``), so only ``--reveal-secret`` shows more.
+    The user part (``user:password@``) is never shown."""
+    if reveal:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+    hidden = parts.path not in ("", "/") or parts.query or parts.fragment
+    return origin + ("/…" if hidden else "/")
 
 
 def subscription_view(subscription: Subscription, reveal: bool, now: float) -> dict[str, Any]:
@@ -27,7 +54,7 @@ def subscription_view(subscription: Subscription, reveal: bool, now: float) -> d
         "id": subscription.id,
         "source": subscription.source,
         "events": list(subscription.event_types),
-        "url": subscription.url,
+        "url": shown_url(subscription.url, reveal),
         "enabled": subscription.enabled,
         "status_reason": subscription.status_reason,
         "description": subscription.description,
@@ -69,8 +96,8 @@ def static_headers(values: list[str] | None) -> dict[str, str] | None:
     return headers
 
 
-def _saved(st: State, subscription: Subscription, message: str) -> None:
-    view = subscription_view(subscription, False, time.time())
+def _saved(st: State, subscription: Subscription, message: str, reveal: bool) -> None:
+    view = subscription_view(subscription, reveal, time.time())
     emit(st, view, lambda: say(st, message))
 
 
@@ -86,6 +113,7 @@ def add(
     header: Annotated[
         list[str] | None, typer.Option("--header", help="Static header NAME=VALUE.")
     ] = None,
+    reveal_secret: RevealSecret = False,
 ) -> None:
     """Add a subscription; prints its id and its generated whsec_ secret (shown once)."""
     st = state(ctx)
@@ -100,15 +128,18 @@ def add(
         now=time.time(),
     )
     subscription = added.subscription
+    shown = shown_url(url, reveal_secret)
     data = {
         "id": subscription.id,
         "secret": added.secret,
-        "url": url,
+        "url": shown,
         "events": list(subscription.event_types),
     }
 
     def draw() -> None:
-        st.console.print(f"added subscription [bold]{subscription.id}[/] -> {url}", highlight=False)
+        st.console.print(
+            f"added subscription [bold]{subscription.id}[/] -> {shown}", highlight=False
+        )
         say(st, f"secret (shown once): {added.secret}")
 
     emit(st, data, draw)
@@ -118,12 +149,13 @@ def add(
 def list_(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source")] = None,
+    reveal_secret: RevealSecret = False,
 ) -> None:
-    """List subscriptions (never their secrets)."""
+    """List subscriptions: no secrets, URLs as scheme://host/… (all with --reveal-secret)."""
     st = state(ctx)
     now = time.time()
     views = [
-        subscription_view(s, False, now)
+        subscription_view(s, reveal_secret, now)
         for s in config.list_subscriptions(st.config, source=source)
     ]
     rows = (
@@ -152,11 +184,9 @@ def _secret_line(secret: dict[str, Any]) -> str:
 def show(
     ctx: typer.Context,
     subscription_id: SubscriptionId,
-    reveal_secret: Annotated[
-        bool, typer.Option("--reveal-secret", help="Include secrets and header values.")
-    ] = False,
+    reveal_secret: RevealSecret = False,
 ) -> None:
-    """Show one subscription."""
+    """Show one subscription (its full URL, secrets and header values with --reveal-secret)."""
     st = state(ctx)
     subscription = config.get_subscription(st.config, subscription_id)
     view = subscription_view(subscription, reveal_secret, time.time())
@@ -174,6 +204,7 @@ def update(
     header: Annotated[
         list[str] | None, typer.Option("--header", help="Replaces all static headers.")
     ] = None,
+    reveal_secret: RevealSecret = False,
 ) -> None:
     """Change a subscription's URL, source, event patterns, description or headers."""
     st = state(ctx)
@@ -188,23 +219,27 @@ def update(
         headers=static_headers(header),
         now=time.time(),
     )
-    _saved(st, updated, f"updated {subscription_id}")
+    _saved(st, updated, f"updated {subscription_id}", reveal_secret)
 
 
 @app.command("disable")
-def disable(ctx: typer.Context, subscription_id: SubscriptionId) -> None:
+def disable(
+    ctx: typer.Context, subscription_id: SubscriptionId, reveal_secret: RevealSecret = False
+) -> None:
     """Stop deliveries; queued ones are dropped with a record saying why."""
     st = state(ctx)
     updated = config.set_enabled(st.config, subscription_id, enabled=False, now=time.time())
-    _saved(st, updated, f"disabled {subscription_id}")
+    _saved(st, updated, f"disabled {subscription_id}", reveal_secret)
 
 
 @app.command("enable")
-def enable(ctx: typer.Context, subscription_id: SubscriptionId) -> None:
+def enable(
+    ctx: typer.Context, subscription_id: SubscriptionId, reveal_secret: RevealSecret = False
+) -> None:
     """Resume deliveries (also after a 410 disabled it)."""
     st = state(ctx)
     updated = config.set_enabled(st.config, subscription_id, enabled=True, now=time.time())
-    _saved(st, updated, f"enabled {subscription_id}")
+    _saved(st, updated, f"enabled {subscription_id}", reveal_secret)
 
 
 @app.command("remove")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ API_URL_OUTPUT = "ApiUrl"
 #: The stack output naming the echo subscriber, which `smoke` delivers to (only when the
 #: stack was deployed with echo_subscriber on).
 ECHO_URL_OUTPUT = "EchoSubscriberUrl"
+ACCOUNT_ID = re.compile(r"\d{12}")
 _CLIENT_CONFIG = Config(connect_timeout=3, read_timeout=20, retries={"mode": "standard"})
 
 
@@ -135,15 +138,19 @@ class Target:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            try:
-                self._clients[service] = self._session.client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.endpoint_url,
-                    config=_CLIENT_CONFIG,
-                )
-            except (BotoCoreError, ClientError) as error:
-                raise explain(error, where=self.where) from None
+            self._clients[service] = self.new_client(service)
         return self._clients[service]
+
+    def new_client(self, service: str) -> Any:
+        """A client of its own (``client`` shares one per service)."""
+        try:
+            return self._session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                config=_CLIENT_CONFIG,
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise explain(error, where=self.where) from None
 
     def dynamodb(self) -> DynamoDBClient:
         return self.client("dynamodb")  # type: ignore[no-any-return]
@@ -210,16 +217,38 @@ class Target:
     def _stack_resources(self) -> tuple[Resources, str | None]:
         assert self.stack is not None
         region = self._session.region_name or "no-region"
-        cached = cache_dir() / "stacks" / f"{region}-{self.stack}.json"
         outputs = None
-        if not self._refresh and not self.emulated:
-            outputs = read_cached_outputs(cached)
+        cached: Path | None = None
+        if not self.emulated:
+            # Keyed by account: another account's credentials must never be pointed at this
+            # account's tables and queues (the same stack name is common to both).
+            cached = cache_dir() / "stacks" / f"{self._account()}-{region}-{self.stack}.json"
+            if not self._refresh:
+                outputs = read_cached_outputs(cached)
         if outputs is None:
             outputs = self._stack_outputs(region)
-            if not self.emulated:
+            if cached is not None:
                 write_cached_outputs(cached, outputs)
         self._outputs = outputs
         return Resources.from_outputs(outputs), outputs.get(API_URL_OUTPUT)
+
+    def _account(self) -> str:
+        """The credentials' account: asked of STS once per access key, then remembered
+        (an access key belongs to one account for life; temporary keys are asked anew)."""
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise NoCredentialsError()
+        access_key = credentials.get_frozen_credentials().access_key or ""
+        remembered = cache_dir() / "accounts" / hashlib.sha256(access_key.encode()).hexdigest()
+        try:
+            account = remembered.read_text().strip()
+        except OSError:
+            account = ""
+        if not ACCOUNT_ID.fullmatch(account):
+            account = self.client("sts").get_caller_identity()["Account"]
+            remembered.parent.mkdir(parents=True, exist_ok=True)
+            remembered.write_text(account)
+        return account
 
     def _stack_outputs(self, region: str) -> dict[str, str]:
         cloudformation = self.client("cloudformation")

@@ -242,6 +242,49 @@ def test_subscription_lifecycle(env):
     fails("subscriptions", "disable", "sub_nope", message="no subscription with id sub_nope")
 
 
+#: A Slack-style webhook URL: the path and the query are the credential.
+CREDENTIAL_URL = "https://93.184.215.14/services/T0001/B0001/XXsecretXX?token=t0k3n"
+
+
+def test_subscription_urls_are_shown_as_their_origin_unless_revealed(env):
+    added = cli_json("subscriptions", "add", "--url", CREDENTIAL_URL)
+    assert added["url"] == "https://93.184.215.14/…"
+    sub_id = added["id"]
+    for command in (
+        ("subscriptions", "list"),
+        ("subscriptions", "show", sub_id),
+        ("subscriptions", "update", sub_id, "--description", "slack"),
+        ("subscriptions", "disable", sub_id),
+        ("subscriptions", "enable", sub_id),
+    ):
+        shown = cli("--json", *command).stdout
+        data = json.loads(shown)
+        assert (data[0] if isinstance(data, list) else data)["url"] == "https://93.184.215.14/…"
+        for output in (shown, cli(*command).stdout):
+            assert "XXsecretXX" not in output, command
+            assert "t0k3n" not in output, command
+    assert cli_json("subscriptions", "show", sub_id, "--reveal-secret")["url"] == CREDENTIAL_URL
+    (listed,) = cli_json("subscriptions", "list", "--reveal-secret")
+    assert listed["url"] == CREDENTIAL_URL
+
+
+def test_the_stack_outputs_cache_is_kept_per_account(env, moto_url, monkeypatch, tmp_path):
+    deployed_stack(env, moto_url, "BookHaven")
+    monkeypatch.delenv("HOOKHAVEN_ENDPOINT_URL")  # a deployed stack: its outputs are cached
+    assert cli_json("--stack", "BookHaven", "sources", "list") == []
+    (cached,) = (tmp_path / "cache" / "hookhaven" / "stacks").iterdir()
+    assert cached.name == f"123456789012-{REGION}-BookHaven.json"
+    # Credentials of another account (moto gives an assumed role's keys its account), where
+    # no stack of that name exists: the cache of the first account must not answer.
+    other = boto3.client("sts", endpoint_url=moto_url).assume_role(
+        RoleArn="arn:aws:iam::111122223333:role/operator", RoleSessionName="cache-test"
+    )["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", other["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", other["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", other["SessionToken"])
+    fails("--stack", "BookHaven", "sources", "list", message="stack BookHaven not found")
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
@@ -763,7 +806,9 @@ def test_every_internal_target_in_the_corpus_is_refused_at_subscriptions_add(
     for url in BLOCKED_URLS:
         fails("--stack", "BookHaven", "subscriptions", "add", "--url", url, message="non-public")
     assert cli_json("--stack", "BookHaven", "subscriptions", "list") == []
-    added = cli_json("--stack", "BookHaven", "subscriptions", "add", "--url", PUBLIC_URLS[0])
+    added = cli_json(
+        "--stack", "BookHaven", "subscriptions", "add", "--url", PUBLIC_URLS[0], "--reveal-secret"
+    )
     assert added["url"] == PUBLIC_URLS[0]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from rich.console import Console
 
 from hookhaven.cli.render import progress_bars, shows_progress
@@ -60,3 +61,24 @@ def test_cached_outputs_are_reread_when_the_cache_is_of_an_older_format(tmp_path
     assert read_cached_outputs(path) is None
     path.write_text("{not json")
     assert read_cached_outputs(path) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/XXXX", "https://hooks.slack.com/…"),
+        ("https://discord.com/api/webhooks/1/abc", "https://discord.com/…"),
+        ("https://example.com/?token=abc", "https://example.com/…"),
+        ("https://example.com#frag", "https://example.com/…"),
+        ("https://example.com/", "https://example.com/"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com:8443/hooks", "https://example.com:8443/…"),
+        ("https://[2606:4700::1111]/in", "https://[2606:4700::1111]/…"),
+        ("https://user:pass@example.com/", "https://example.com/"),
+    ],
+)
+def test_a_subscription_url_is_shown_as_its_origin(url, shown):
+    from hookhaven.cli.subscriptions import shown_url
+
+    assert shown_url(url, reveal=False) == shown
+    assert shown_url(url, reveal=True) == url
