@@ -297,5 +297,11 @@ def rotate_subscription_secret(
 
 
 def _save(config: ConfigStore, subscription: Subscription) -> Subscription:
+    """Store it, without secrets whose overlap has ended: they sign nothing any more, and
+    need not stay in the table (and its backups) until the next rotation."""
+    now = subscription.updated_at
+    live = tuple(s for s in subscription.secrets if s.active(now))
+    if live and len(live) < len(subscription.secrets):
+        subscription = subscription.model_copy(update={"secrets": live})
     config.put_subscription(subscription)
     return subscription

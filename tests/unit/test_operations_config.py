@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from hookhaven.dispatch import SubscriptionCache, delivery_headers
 from hookhaven.memory import MemoryConfig
-from hookhaven.models import FieldRef, SourceKind
+from hookhaven.models import DeliveryMessage, FieldRef, SourceKind
 from hookhaven.operations import OperationError
 from hookhaven.operations import config as ops
-from hookhaven.signatures import is_standard_secret
+from hookhaven.signatures import is_standard_secret, standard_signature
 
 NOW = 1_800_000_000.0
 
@@ -160,3 +161,54 @@ def test_updating_enabling_disabling_and_rotating_a_subscription():
     ops.remove_subscription(store, sub.id)
     with pytest.raises(OperationError, match=f"no subscription with id {sub.id}"):
         ops.set_enabled(store, sub.id, enabled=True, now=NOW)
+
+
+def _signatures(subscription, now: float) -> list[str]:
+    message = DeliveryMessage(
+        event_id="evt_1",
+        subscription_id=subscription.id,
+        source="shop",
+        event_type="order.created",
+        received_at=now,
+        content_type="application/json",
+        body_b64="e30=",
+        body_size=2,
+    )
+    return delivery_headers(message, subscription, 1, now, b"{}")["webhook-signature"].split()
+
+
+def test_past_its_overlap_a_rotated_secret_signs_nothing_and_is_dropped_at_the_next_change():
+    store = MemoryConfig()
+    sub = ops.add_subscription(store, url="https://93.184.215.14/h", now=NOW).subscription
+    old = sub.secrets[0].value
+    rotated = ops.rotate_subscription_secret(store, sub.id, keep_old=60, now=NOW)
+    stored = store.subscriptions[sub.id]
+    assert len(_signatures(stored, NOW + 59)) == 2
+    (only,) = _signatures(stored, NOW + 60)
+    assert rotated.new_secret is not None
+    assert only == standard_signature(rotated.new_secret, "evt_1", int(NOW + 60), b"{}")
+    # The next change leaves the expired secret out of the table (and its backups).
+    ops.set_enabled(store, sub.id, enabled=False, now=NOW + 61)
+    assert [s.value for s in store.subscriptions[sub.id].secrets] == [rotated.new_secret]
+    assert old not in repr(store.subscriptions[sub.id].model_dump())
+
+
+def test_a_removed_subscription_signs_nothing_once_the_dispatchers_cache_has_turned():
+    store = MemoryConfig()
+    sub = ops.add_subscription(store, url="https://93.184.215.14/h", now=NOW).subscription
+    clock = [0.0]
+    cache = SubscriptionCache(store, ttl=30, clock=lambda: clock[0])
+    assert cache.get(sub.id) is not None
+    ops.remove_subscription(store, sub.id)
+    clock[0] = 30.0  # source_cache_seconds later: every execution environment has re-read
+    assert cache.get(sub.id) is None
+
+
+def test_a_rotated_source_secret_is_dropped_at_the_next_rotation():
+    store = MemoryConfig()
+    ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    first = ops.rotate_source_secret(store, "shop", secret=None, keep_old=60, now=NOW)
+    second = ops.rotate_source_secret(store, "shop", secret=None, keep_old=60, now=NOW + 61)
+    values = [s.value for s in store.sources["shop"].secrets]
+    assert values == [first.new_secret, second.new_secret]
+    assert store.sources["shop"].active_secrets(NOW + 121) == [second.new_secret]
