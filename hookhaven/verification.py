@@ -23,6 +23,23 @@ from hookhaven.signatures import any_equal, hmac_digest, standard_secret_key
 
 #: Providers' timestamp tolerance (Standard Webhooks, Stripe and Slack all use 5 minutes).
 TOLERANCE_SECONDS = 300
+#: How long each provider keeps retrying a delivery that was not answered 2xx, as its own
+#: documentation says (None: a generic HMAC source, whose provider decides). A flood that
+#: crowds out genuine requests (the stage throttle is shared) costs events only past it.
+#: Stripe: up to 3 days in live mode, exponential backoff ("Webhooks: retries").
+#: Shopify: 8 tries over 4 hours (changelog, "Updates to webhook retry mechanism", 2024-09).
+#: Slack Events API: 3 retries, at once, after 1 minute, after 5 minutes.
+#: Standard Webhooks senders (Svix): 5s, 5m, 30m, 2h, 5h, 10h, 10h: about 27.6 hours.
+#: GitHub: none ("GitHub does not automatically redeliver failed deliveries"); an owner can
+#: redeliver one by hand or through the REST API.
+PROVIDER_RETRY_SECONDS: dict[SourceKind, int | None] = {
+    SourceKind.STRIPE: 3 * 86_400,
+    SourceKind.SHOPIFY: 4 * 3_600,
+    SourceKind.SLACK: 6 * 60,
+    SourceKind.STANDARD: 5 + 300 + 1_800 + 7_200 + 18_000 + 36_000 + 36_000,
+    SourceKind.GITHUB: 0,
+    SourceKind.HMAC: None,
+}
 #: Event types travel in a delivery header; anything else is replaced.
 _UNSAFE_TYPE_CHARS = re.compile(r"[^A-Za-z0-9._:/\-+*@]")
 MAX_TYPE_LENGTH = 128

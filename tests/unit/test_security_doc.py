@@ -30,10 +30,12 @@ def test_every_test_the_threat_model_names_exists():
 def test_every_threat_the_issue_lists_has_a_section():
     for title in (
         "Forged webhooks",
-        "Replayed webhooks",
+        "Replayed and re-typed webhooks",
         "SSRF from subscriber URLs",
         "Secret leakage",
+        "Secrets at rest",
         "Payload and surge abuse",
+        "Floods of unauthenticated requests",
         "Over-broad IAM",
     ):
         section = DOC.split(f"## {title}", 1)[1].split("\n## ", 1)[0]

@@ -158,3 +158,13 @@ def test_the_largest_accepted_body_always_fits_a_lambda_invocation():
         Tunables.from_context({"max_body_bytes": 5 * 1024 * 1024})
     with pytest.raises(ConfigurationError, match="inline_body_limit_bytes"):
         Tunables.from_context({"inline_body_limit_bytes": 200 * 1024})
+
+
+def test_the_dedupe_window_outlasts_every_providers_own_retries():
+    """A provider's late retry of an event hookhaven accepted (the 2xx lost on the way back)
+    is still a duplicate: the default window covers the longest documented retry window."""
+    from hookhaven.verification import PROVIDER_RETRY_SECONDS
+
+    longest = max(seconds for seconds in PROVIDER_RETRY_SECONDS.values() if seconds)
+    assert longest == 3 * 86_400  # Stripe
+    assert Tunables().dedupe_window >= longest
