@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hookhaven.dispatch import SubscriptionCache, delivery_headers
+from hookhaven.ingest import SourceDirectory
 from hookhaven.memory import MemoryConfig
 from hookhaven.models import DeliveryMessage, FieldRef, SourceKind
 from hookhaven.operations import OperationError
@@ -212,3 +213,14 @@ def test_a_rotated_source_secret_is_dropped_at_the_next_rotation():
     values = [s.value for s in store.sources["shop"].secrets]
     assert values == [first.new_secret, second.new_secret]
     assert store.sources["shop"].active_secrets(NOW + 121) == [second.new_secret]
+
+
+def test_a_removed_source_verifies_nothing_once_the_receivers_cache_has_turned():
+    store = MemoryConfig()
+    ops.add_source(store, name="shop", kind=SourceKind.STANDARD, secret=None, now=NOW)
+    clock = [0.0]
+    directory = SourceDirectory(store, ttl=30, clock=lambda: clock[0])
+    assert directory.source("shop") is not None
+    ops.remove_source(store, "shop")
+    clock[0] = 30.0
+    assert directory.source("shop") is None
