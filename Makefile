@@ -17,6 +17,10 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export CDK_DISABLE_VERSION_CHECK := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Let Python keep the bytecode it compiles (some machines and CI images switch that off):
+# make test starts dozens of interpreters (pytest workers, emulators, cdk synth), and each
+# would compile boto3, moto and aws-cdk-lib afresh, about 3 s apiece.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: dev test lint typecheck synth bootstrap deploy diff smoke bench asset clean help lock
 
@@ -74,10 +78,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-# The end-to-end tests run the whole local stack, which wants both cores to itself.
+# The end-to-end tests run after the rest: the chaos run (2,000 events, its own local
+# stack) on one worker, the other local-stack tests on the other.
 test: lint typecheck $(NODE_STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup --ignore=tests/e2e
-	$(PY) -m pytest tests/e2e
+	$(PY) -m pytest -n 2 --dist loadgroup tests/e2e
 
 asset: $(STAMP)
 	$(PY) -m infra.asset

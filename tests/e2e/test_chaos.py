@@ -17,7 +17,8 @@ from tests.e2e.conftest import free_port
 
 EVENTS = 2000
 
-pytestmark = pytest.mark.xdist_group("e2e")
+# Alone on its worker: the other end-to-end tests share the second one (make test).
+pytestmark = pytest.mark.xdist_group("chaos")
 
 
 @pytest.fixture(scope="module")
