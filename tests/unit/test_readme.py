@@ -40,3 +40,28 @@ def test_configuration_table_documents_every_setting_with_its_default():
         else:
             expected = f"{value:g}" if isinstance(value, float) else str(value)
         assert documented == expected, name
+
+
+def test_the_kinds_table_says_what_stops_a_replay_for_every_kind():
+    """Every kind is a row; its last column names the signed timestamp where the kind has
+    one, and the body's SHA-256 exactly for the kinds whose id the signature does not
+    cover (tests/unit/test_verification.py::test_whether_the_signature_covers_the_event_id
+    pins which those are)."""
+    from hookhaven.models import SourceKind
+
+    section = README.split("## Receiving webhooks", 1)[1].split("\n## ", 1)[0]
+    header = "| kind | signature | event id | event type | what stops a replay |"
+    assert header in section
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `(\w+)` \|.*\| ([^|]+) \|$", section, re.M)
+    }
+    assert set(rows) == {kind.value for kind in SourceKind}
+    signed_id = {"standard", "stripe", "slack"}
+    timestamp = {"standard", "stripe", "slack"}
+    for kind, text in rows.items():
+        assert ("signed timestamp" in text) == (kind in timestamp), kind
+        if kind in signed_id:
+            assert "SHA-256" not in text, kind
+        else:
+            assert "body's SHA-256" in text, kind
