@@ -13,6 +13,7 @@ import tomllib
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -23,6 +24,7 @@ from hookhaven.aws.dynamodb import DynamoConfigStore
 from hookhaven.aws.echo import DynamoEchoSecrets
 from hookhaven.local.provision import provision
 from hookhaven.models import Secret, Source, SourceKind, Subscription
+from hookhaven.resources import Resources
 from hookhaven.signatures import new_standard_secret
 from hookhaven.tunables import Tunables
 from infra.asset import HOST, LAMBDA_ARM64, build_asset, pinned_requirements
@@ -117,9 +119,8 @@ def moto_server():
     server.stop()
 
 
-def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
-    lambda_like_python, tmp_path, moto_server, monkeypatch
-):
+def _provisioned(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Resources]:
+    """A function's environment, and the stack's resources in the emulator at ``moto_server``."""
     for name, value in FUNCTION_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_server)
@@ -129,6 +130,13 @@ def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
         s3=boto3.client("s3", endpoint_url=moto_server),
         tunables=Tunables(),
     )
+    return dynamodb, resources
+
+
+def test_both_handlers_import_and_handle_an_event_from_the_asset_alone(
+    lambda_like_python, tmp_path, moto_server, monkeypatch
+):
+    dynamodb, resources = _provisioned(moto_server, monkeypatch)
     subscriber = Subscriber()
     subscriber.__enter__()
     config = DynamoConfigStore(dynamodb, resources.config_table)
@@ -219,15 +227,7 @@ def test_the_echo_handler_answers_from_the_asset_alone_without_pydantic(
     lambda_like_python, tmp_path, empty_moto_server, monkeypatch
 ):
     moto_server = empty_moto_server
-    for name, value in FUNCTION_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto_server)
-    resources = provision(
-        dynamodb=dynamodb,
-        sqs=boto3.client("sqs", endpoint_url=moto_server),
-        s3=boto3.client("s3", endpoint_url=moto_server),
-        tunables=Tunables(),
-    )
+    dynamodb, resources = _provisioned(moto_server, monkeypatch)
     secret = new_standard_secret()
     DynamoEchoSecrets(dynamodb, resources.config_table).put(
         "smoke-asset", [secret], expires_at=time.time() + 60
