@@ -139,6 +139,31 @@ class Source(BaseModel):
         return [s.value for s in self.secrets if s.active(now)]
 
 
+class RateLimit(BaseModel):
+    """At most ``count`` requests per ``per_seconds`` (1 or 60): ``5/s``, ``300/m``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int = Field(ge=1, le=10_000)
+    per_seconds: Literal[1, 60] = 1
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        number, sep, unit = text.strip().partition("/")
+        units = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+        if not sep or unit not in units or not number.isascii() or not number.isdigit():
+            raise ValueError(f"expected a rate like 5/s or 300/m, got {text!r}")
+        return cls(count=int(number), per_seconds=units[unit])  # type: ignore[arg-type]
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two requests at the limit."""
+        return self.per_seconds / self.count
+
+    def __str__(self) -> str:
+        return f"{self.count}/{'s' if self.per_seconds == 1 else 'm'}"
+
+
 class SubscriptionRoute(BaseModel):
     """Which events a subscription wants: all the receiver may read of it (no URL, no
     secret; ``hookhaven.permissions.ROUTE_ATTRIBUTES``)."""
@@ -149,6 +174,9 @@ class SubscriptionRoute(BaseModel):
     source: str = ANY_SOURCE
     event_types: tuple[str, ...] = ("*",)
     enabled: bool = True
+    #: A JMESPath expression over the event's JSON body; the subscription matches only
+    #: where it is truthy (non-JSON bodies never match). None: every body matches.
+    filter: str | None = None
 
 
 class Subscription(SubscriptionRoute):
@@ -159,6 +187,9 @@ class Subscription(SubscriptionRoute):
     status_reason: str | None = None
     description: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    #: Delivery control (``hookhaven.control``): None is unlimited.
+    rate: RateLimit | None = None
+    max_in_flight: int | None = Field(default=None, ge=1, le=1000)
     created_at: float
     updated_at: float
 
