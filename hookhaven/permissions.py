@@ -28,7 +28,7 @@ EVENT_PREFIX = "EVENT#"
 
 #: What the receiver reads of a subscription to route an event: never its URL, secrets
 #: or headers. The key attributes are named too: AWS requires it with dynamodb:Attributes.
-ROUTE_ATTRIBUTES = ("pk", "sk", "id", "source", "event_types", "enabled")
+ROUTE_ATTRIBUTES = ("pk", "sk", "id", "source", "event_types", "enabled", "filter")
 #: What the dispatcher writes when a subscriber answers 410 Gone (``disable_subscription``),
 #: ``pk`` being tested by its condition.
 DISABLE_ATTRIBUTES = ("pk", "sk", "enabled", "status_reason", "updated_at")

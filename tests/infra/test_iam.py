@@ -21,7 +21,7 @@ ECHO = "functions.echo.handler"
 
 Grant = tuple[str, str, str]  # action, resource, condition as sorted JSON ("" for none)
 
-ROUTE_ATTRIBUTES = ["pk", "sk", "id", "source", "event_types", "enabled"]
+ROUTE_ATTRIBUTES = ["pk", "sk", "id", "source", "event_types", "enabled", "filter"]
 DISABLE_ATTRIBUTES = ["pk", "sk", "enabled", "status_reason", "updated_at"]
 ONLY_NAMED = {
     "StringEqualsIfExists": {
