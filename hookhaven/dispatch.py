@@ -48,6 +48,7 @@ from hookhaven.models import (
     Subscription,
     is_reserved_header,
 )
+from hookhaven.operational import NoOperationalEvents, OperationalEvents
 from hookhaven.ports import StorageUnavailable, VisibilityRefused
 from hookhaven.quotas import SQS_VISIBILITY_MAX
 from hookhaven.retry import (
@@ -285,7 +286,9 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        operational: OperationalEvents | None = None,
     ) -> None:
+        self._operational = operational or NoOperationalEvents()
         self._subscriptions = subscriptions
         self._attempts = attempts
         self._bodies = bodies
