@@ -153,7 +153,7 @@ class RateLimit(BaseModel):
         units = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
         if not sep or unit not in units or not number.isascii() or not number.isdigit():
             raise ValueError(f"expected a rate like 5/s or 300/m, got {text!r}")
-        return cls(count=int(number), per_seconds=units[unit])  # type: ignore[arg-type]
+        return cls(count=int(number), per_seconds=units[unit])
 
     @property
     def interval(self) -> float:
