@@ -84,20 +84,22 @@ def load_dispatcher(concurrency: int, urls: list[str]) -> Any:
     import functions.dispatcher as module
     from hookhaven.dispatch import Dispatcher, SubscriptionCache
     from hookhaven.memory import MemoryConfig
-    from hookhaven.models import Secret, Subscription
+    from hookhaven.models import AttemptRecord, Secret, Subscription
     from hookhaven.sender import Sender
     from hookhaven.wiring import FunctionSettings
 
     class Store(MemoryConfig):
-        def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
-            return
+        def disable_subscription(self, subscription_id: str, reason: str, now: float) -> bool:
+            return False
 
     class Attempts:
         def record_attempt(self, attempt: object, *, expires_at: int) -> None:
             return
 
-        def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
-            return 0
+        def message_history(
+            self, event_id: str, subscription_id: str, message_id: str
+        ) -> list[AttemptRecord]:
+            return []
 
     class Queue:
         def change_visibility(self, receipt_handle: str, seconds: int) -> None:

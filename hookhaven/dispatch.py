@@ -40,6 +40,16 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from hookhaven import __version__
+from hookhaven.control import (
+    Admitted,
+    ControlSettings,
+    ControlStore,
+    DeliveryControl,
+    Held,
+    Hold,
+    whole_seconds_until,
+)
+from hookhaven.memory import MemoryControlStore
 from hookhaven.models import (
     AttemptOutcome,
     AttemptRecord,
@@ -48,7 +58,7 @@ from hookhaven.models import (
     Subscription,
     is_reserved_header,
 )
-from hookhaven.operational import NoOperationalEvents, OperationalEvents
+from hookhaven.operational import NoOperationalEvents, OperationalEvents, delivery_exhausted
 from hookhaven.ports import StorageUnavailable, VisibilityRefused
 from hookhaven.quotas import SQS_VISIBILITY_MAX
 from hookhaven.retry import (
@@ -70,6 +80,8 @@ VISIBILITY_RETRY_STEP_SECONDS = 300
 VISIBILITY_RETRIES = 3
 #: A message that could not be moved to the DLQ comes back this soon to be moved again.
 DEAD_LETTER_RETRY_SECONDS = 60
+#: Delivery control's state could not be read: back this soon, no attempt spent.
+CONTROL_UNAVAILABLE_SECONDS = 5
 
 
 class NotAttempted(StrEnum):
@@ -95,6 +107,10 @@ class Handled:
     delay_seconds: int | None = None
     event_id: str | None = None
     subscription_id: str | None = None
+    #: Held back: why (``AttemptOutcome.HELD``).
+    hold: Hold | None = None
+    #: What this attempt did to its subscription's circuit: "opened", "closed", "disabled".
+    circuit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,14 +133,18 @@ class SubscriptionStore(Protocol):
 
     def get_subscription(self, subscription_id: str) -> Subscription | None: ...
 
-    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None: ...
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> bool:
+        """True if this call disabled it (it was there, and enabled)."""
+        ...
 
 
 class AttemptStore(Protocol):
     def record_attempt(self, attempt: AttemptRecord, *, expires_at: int) -> None: ...
 
-    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
-        """How many attempts were made from this SQS message (strongly consistent)."""
+    def message_history(
+        self, event_id: str, subscription_id: str, message_id: str
+    ) -> list[AttemptRecord]:
+        """The records (attempts and holds) made from this SQS message, strongly consistent."""
         ...
 
 
@@ -173,9 +193,11 @@ class SubscriptionCache:
                 self._by_id[subscription_id] = found
         return found
 
-    def disable(self, subscription_id: str, reason: str, now: float) -> None:
-        self._store.disable_subscription(subscription_id, reason, now)
-        self._loaded_at = None
+    def disable(self, subscription_id: str, reason: str, now: float) -> bool:
+        try:
+            return self._store.disable_subscription(subscription_id, reason, now)
+        finally:
+            self._loaded_at = None
 
 
 def delivery_headers(
@@ -244,6 +266,7 @@ class Attempt:
         failure: FailureClass | None = None,
         detail: str | None = None,
         next_attempt_at: float | None = None,
+        hold: Hold | None = None,
     ) -> AttemptRecord:
         sent = self.sent
         return AttemptRecord(
@@ -261,6 +284,7 @@ class Attempt:
             next_attempt_at=next_attempt_at,
             reason=reason,
             message_id=self.queued.message_id,
+            hold=str(hold) if hold else None,
         )
 
     def log_keys(self) -> dict[str, str]:
@@ -287,8 +311,24 @@ class Dispatcher:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         operational: OperationalEvents | None = None,
+        control: ControlStore | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._operational = operational or NoOperationalEvents()
+        self._control = DeliveryControl(
+            control or MemoryControlStore(),
+            subscriptions,
+            self._operational,
+            ControlSettings(
+                failure_threshold=settings.circuit_failure_threshold,
+                probe_seconds=settings.circuit_probe_seconds,
+                probe_max_seconds=settings.circuit_probe_max_seconds,
+                disable_after_seconds=settings.disable_after_failing,
+                request_timeout_seconds=settings.request_timeout_seconds,
+            ),
+            rng=rng,
+        )
+        self._sleep = sleep
         self._subscriptions = subscriptions
         self._attempts = attempts
         self._bodies = bodies
@@ -308,13 +348,14 @@ class Dispatcher:
             return Handled(NotAttempted.MALFORMED, 0, keeps_message=False)
         if start_by is not None and self._monotonic() > start_by:
             return self._defer(queued, message)
-        made = (
-            0
+        history = (
+            []
             if queued.receive_count == 1
-            else self._attempts.attempts_made(
+            else self._attempts.message_history(
                 message.event_id, message.subscription_id, queued.message_id
             )
         )
+        made = sum(1 for record in history if record.outcome.attempted)
         attempt = Attempt(queued=queued, message=message, number=made + 1, now=self._clock())
         if made >= self._settings.max_attempts:
             return self._park(replace(attempt, number=made))
@@ -323,11 +364,62 @@ class Dispatcher:
             return self._drop(attempt, subscription)
         attempt = replace(attempt, subscription=subscription)
         try:
-            body = self._fetch_body(message)
-        except StorageUnavailable as error:
-            return self._schedule(attempt, FailureClass.STORAGE, detail=str(error))
-        attempt = replace(attempt, sent=self._send(attempt, subscription, body))
-        return self._classify(attempt, subscription)
+            gate = self._control.admit(subscription, history, attempt.now, queued.receive_count)
+        except StorageUnavailable:
+            logger.warning("delivery control unavailable", extra=attempt.log_keys())
+            return self._defer(queued, message, seconds=CONTROL_UNAVAILABLE_SECONDS)
+        if isinstance(gate, Held):
+            return self._hold(attempt, gate)
+        try:
+            if gate.wait > 0:
+                self._sleep(gate.wait)  # its rate slot, less than a second away
+                attempt = replace(attempt, now=self._clock())
+            try:
+                body = self._fetch_body(message)
+            except StorageUnavailable as error:
+                return self._schedule(attempt, FailureClass.STORAGE, detail=str(error))
+            attempt = replace(attempt, sent=self._send(attempt, subscription, body))
+            handled = self._classify(attempt, subscription)
+        finally:
+            self._control.release(subscription, gate)
+        return self._settle(attempt, subscription, gate, handled)
+
+    def _settle(
+        self, attempt: Attempt, subscription: Subscription, gate: Admitted, handled: Handled
+    ) -> Handled:
+        """Tell the circuit breaker how the request went."""
+        host = _host(subscription.url)
+        if handled.outcome is AttemptOutcome.DELIVERED:
+            if gate.probe or gate.circuit.failures or gate.circuit.is_open:
+                closed = self._control.succeeded(subscription, self._clock(), host)
+                return replace(handled, circuit="closed") if closed else handled
+            return handled
+        if handled.outcome in (AttemptOutcome.RETRYING, AttemptOutcome.EXHAUSTED):
+            assert handled.failure is not None
+            change = self._control.failed(
+                subscription, self._clock(), str(handled.failure), host, probe=gate.probe
+            )
+            return replace(handled, circuit=change) if change else handled
+        return handled
+
+    def _hold(self, attempt: Attempt, held: Held) -> Handled:
+        """Held back by delivery control: no request, no attempt spent; hidden until it may
+        go (a rate slot: up to a second early, then it waits for the slot inside)."""
+        now = self._clock()
+        if held.hold is Hold.RATE_LIMIT:
+            seconds = max(1, int(held.until - now))
+        else:
+            seconds = whole_seconds_until(held.until, now)
+        if held.record:
+            record = attempt.record(
+                AttemptOutcome.HELD, reason=held.reason, next_attempt_at=held.until, hold=held.hold
+            )
+            self._record(attempt, record)
+        _set_at, seconds_set = self._set_visibility(attempt.queued, seconds, attempt)
+        return replace(
+            attempt.handled(AttemptOutcome.HELD, keeps_message=True, delay_seconds=seconds_set),
+            hold=held.hold,
+        )
 
     def _parse(self, queued: QueuedDelivery) -> DeliveryMessage | None:
         try:
@@ -338,9 +430,11 @@ class Dispatcher:
             logger.error("message sent to the DLQ", extra={"reason": reason})
             return None
 
-    def _defer(self, queued: QueuedDelivery, message: DeliveryMessage) -> Handled:
+    def _defer(
+        self, queued: QueuedDelivery, message: DeliveryMessage, *, seconds: int = 0
+    ) -> Handled:
         with contextlib.suppress(StorageUnavailable):  # else back after the queue's timeout
-            self._queue.change_visibility(queued.receipt_handle, 0)
+            self._queue.change_visibility(queued.receipt_handle, seconds)
         return Handled(
             NotAttempted.DEFERRED,
             0,
@@ -383,7 +477,7 @@ class Dispatcher:
         assert verdict.failure is not None
         if verdict.gone:
             reason = f"410 Gone from {_host(subscription.url)} at attempt {attempt.number}"
-            self._subscriptions.disable(subscription.id, reason, attempt.now)
+            self._control.disable(subscription.id, reason, attempt.now, _host(subscription.url))
             self._record(attempt, attempt.record(AttemptOutcome.GONE, reason=reason))
             return attempt.handled(AttemptOutcome.GONE, failure=verdict.failure)
         retry_after = (
@@ -429,6 +523,19 @@ class Dispatcher:
         self._record(attempt, record)
         reason = f"retries exhausted after {attempt.number} attempts: {failure}"
         moved = self._dead_letter(attempt, reason)
+        message = attempt.message
+        self._operational.publish(
+            delivery_exhausted(
+                event_id=message.event_id,
+                subscription_id=message.subscription_id,
+                source=message.source,
+                event_type=message.event_type,
+                attempts=attempt.number,
+                last_failure=str(failure),
+                at=attempt.now,
+                url_host=_host(attempt.subscription.url) if attempt.subscription else None,
+            )
+        )
         return attempt.handled(AttemptOutcome.EXHAUSTED, keeps_message=not moved, failure=failure)
 
     def _park(self, attempt: Attempt) -> Handled:

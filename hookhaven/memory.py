@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from hookhaven.control import Circuit
 from hookhaven.models import (
     AttemptRecord,
     BodyPointer,
@@ -43,12 +44,14 @@ class MemoryConfig:
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         return self.subscriptions.get(subscription_id)
 
-    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> bool:
         found = self.subscriptions.get(subscription_id)
-        if found is not None:
-            self.subscriptions[subscription_id] = found.model_copy(
-                update={"enabled": False, "status_reason": reason, "updated_at": now}
-            )
+        if found is None or not found.enabled:
+            return False
+        self.subscriptions[subscription_id] = found.model_copy(
+            update={"enabled": False, "status_reason": reason, "updated_at": now}
+        )
+        return True
 
     def get_source(self, name: str) -> Source | None:
         return self.sources.get(name)
@@ -123,13 +126,15 @@ class MemoryEventStore:
     def record_attempt(self, attempt: AttemptRecord, *, expires_at: int = 0) -> None:
         self.attempt_records.append(attempt)
 
-    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+    def message_history(
+        self, event_id: str, subscription_id: str, message_id: str
+    ) -> list[AttemptRecord]:
         wanted = (event_id, subscription_id, message_id)
-        return sum(
-            1
+        return [
+            a
             for a in self.attempt_records
-            if (a.event_id, a.subscription_id, a.message_id) == wanted and a.outcome.attempted
-        )
+            if (a.event_id, a.subscription_id, a.message_id) == wanted
+        ]
 
     def get_event(self, event_id: str) -> EventRecord | None:
         return self.events.get(event_id)
@@ -186,3 +191,80 @@ class MemoryQueue:
     def send(self, messages: Sequence[DeliveryMessage]) -> set[str]:
         self.messages.extend(messages)
         return set()
+
+
+@dataclass
+class MemoryControlStore:
+    """Delivery control's shared state (``hookhaven.aws.control``), in one process."""
+
+    circuits: dict[str, Circuit] = field(default_factory=dict)
+    tat: dict[str, float] = field(default_factory=dict)
+    leases: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def circuit(self, subscription_id: str) -> Circuit:
+        return self.circuits.get(subscription_id, Circuit())
+
+    def reserve_slot(self, subscription_id: str, now: float, interval: float) -> float:
+        slot = max(self.tat.get(subscription_id, now), now)
+        self.tat[subscription_id] = slot + interval
+        return slot
+
+    def acquire_lease(
+        self, subscription_id: str, lease_id: str, *, now: float, expires_at: float, maximum: int
+    ) -> bool:
+        live = {k: v for k, v in self.leases.get(subscription_id, {}).items() if v > now}
+        if len(live) >= maximum:
+            return False
+        live[lease_id] = expires_at
+        self.leases[subscription_id] = live
+        return True
+
+    def release_lease(self, subscription_id: str, lease_id: str) -> None:
+        self.leases.get(subscription_id, {}).pop(lease_id, None)
+
+    def take_probe(self, subscription_id: str, *, now: float, lease_until: float) -> bool:
+        circuit = self.circuit(subscription_id)
+        due = circuit.probe_at is not None and circuit.probe_at <= now
+        if not circuit.is_open or not due or circuit.probing(now):
+            return False
+        self.circuits[subscription_id] = replace(circuit, probe_lease_until=lease_until)
+        return True
+
+    def record_failure(self, subscription_id: str, *, now: float, failure: str) -> Circuit:
+        circuit = self.circuit(subscription_id)
+        circuit = replace(
+            circuit,
+            failures=circuit.failures + 1,
+            failing_since=circuit.failing_since or now,
+            last_failure=failure,
+        )
+        self.circuits[subscription_id] = circuit
+        return circuit
+
+    def open_circuit(
+        self, subscription_id: str, *, now: float, probe_at: float, interval: int
+    ) -> bool:
+        circuit = self.circuit(subscription_id)
+        if circuit.is_open:
+            return False
+        self.circuits[subscription_id] = replace(
+            circuit, opened_at=now, probe_at=probe_at, probe_interval=interval
+        )
+        return True
+
+    def next_probe(
+        self, subscription_id: str, *, probe_at: float, interval: int, lease_until: float
+    ) -> None:
+        circuit = self.circuit(subscription_id)
+        if circuit.probe_lease_until == lease_until:
+            self.circuits[subscription_id] = replace(
+                circuit, probe_at=probe_at, probe_interval=interval, probe_lease_until=None
+            )
+
+    def record_success(self, subscription_id: str) -> Circuit | None:
+        return self.circuits.pop(subscription_id, None)
+
+    def reset(self, subscription_id: str) -> None:
+        self.circuits.pop(subscription_id, None)
+        self.tat.pop(subscription_id, None)
+        self.leases.pop(subscription_id, None)

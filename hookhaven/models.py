@@ -321,6 +321,9 @@ class AttemptOutcome(StrEnum):
     EXHAUSTED = "exhausted"  # the last attempt failed: SQS moves the message to the DLQ
     GONE = "gone"  # 410: the subscription was disabled
     DROPPED = "dropped"  # the subscription was deleted or disabled before this attempt
+    #: Held back by delivery control (rate, in flight, open circuit): no request was made
+    #: and no attempt spent; the message comes back at ``next_attempt_at``.
+    HELD = "held"
 
     @property
     def failed(self) -> bool:
@@ -330,8 +333,8 @@ class AttemptOutcome(StrEnum):
     @property
     def attempted(self) -> bool:
         """A request was made (or refused by the SSRF guard): it counts against the schedule.
-        A dropped delivery made none."""
-        return self is not AttemptOutcome.DROPPED
+        A dropped or held delivery made none."""
+        return self not in (AttemptOutcome.DROPPED, AttemptOutcome.HELD)
 
 
 class AttemptRecord(BaseModel):
@@ -355,3 +358,5 @@ class AttemptRecord(BaseModel):
     #: The SQS message the attempt was made from: the dispatcher counts the attempts of a
     #: message by it (a replay or a redrive is a new message, with a fresh schedule).
     message_id: str | None = None
+    #: Why a ``held`` delivery was held (``hookhaven.control.Hold``).
+    hold: str | None = None

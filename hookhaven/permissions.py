@@ -25,6 +25,8 @@ ECHO_SECRET_PK = "ECHO_SECRET"  # noqa: S105 (a partition key, not a secret)
 #: Partition key prefixes of the events table.
 DEDUPE_PREFIX = "DEDUPE#"
 EVENT_PREFIX = "EVENT#"
+#: Delivery control state, one partition per subscription (``hookhaven.aws.control``).
+CONTROL_PREFIX = "CONTROL#"
 
 #: What the receiver reads of a subscription to route an event: never its URL, secrets
 #: or headers. The key attributes are named too: AWS requires it with dynamodb:Attributes.
@@ -128,7 +130,7 @@ _DISPATCHER = (
     Grant(
         ("dynamodb:UpdateItem",),
         Target.CONFIG_TABLE,
-        "disable a subscription that answered 410 Gone, and nothing else",
+        "disable a subscription (410 Gone, or failing for too long), and nothing else",
         leading_keys=(SUBSCRIPTION_PK,),
         attributes=DISABLE_ATTRIBUTES,
     ),
@@ -137,6 +139,12 @@ _DISPATCHER = (
         Target.EVENTS_TABLE,
         "record attempts; count those of this message",
         leading_keys=(EVENT_PREFIX + "*",),
+    ),
+    Grant(
+        ("dynamodb:GetItem", "dynamodb:UpdateItem"),
+        Target.EVENTS_TABLE,
+        "delivery control: rate slots, in-flight leases, the circuit breaker",
+        leading_keys=(CONTROL_PREFIX + "*",),
     ),
     Grant(("s3:GetObject",), Target.BODIES, "read a body kept in the bucket"),
     Grant(SQS_CONSUME, Target.DELIVERIES_QUEUE, "the event source mapping and retry delays"),

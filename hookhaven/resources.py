@@ -214,19 +214,17 @@ def dead_letter_queue(tunables: Tunables) -> QueueShape:
     )
 
 
-#: Receives a message may have beyond its attempts before SQS's redrive policy moves it to
-#: the DLQ: throttled invocations, crashes, timeouts and deliveries deferred for lack of
-#: time receive a message without attempting it (AWS advises at least 5 for Lambda).
-REDRIVE_SLACK_RECEIVES = 10
-
-
 def max_receive_count(tunables: RuntimeTunables) -> int:
-    """The redrive policy's maxReceiveCount: a backstop only.
+    """The redrive policy's maxReceiveCount: a backstop only, at SQS's maximum.
 
     The dispatcher counts attempts itself and moves a delivery to the DLQ after its last
-    real one; SQS's redrive catches only a message that keeps coming back without being
-    attempted (a poison message that crashes every invocation, say).
+    real one. Receives that attempt nothing are many and legitimate: throttled or
+    timed-out invocations, deliveries deferred for lack of time, and above all deliveries
+    held back by delivery control (``hookhaven.control``), which an open circuit holds
+    about once per probe interval for up to ``disable_after_failing`` (~130 receives over
+    5 days at the default hour-long probes). SQS's redrive only catches a message that
+    keeps coming back without ever being handled (a poison message that crashes every
+    invocation): after 1,000 receives, one per queue visibility timeout.
     """
-    return min(
-        tunables.max_attempts + REDRIVE_SLACK_RECEIVES, quotas.SQS_MAX_RECEIVE_COUNT_MAX.value
-    )
+    del tunables  # the same for every schedule: holds, not attempts, dominate receives
+    return quotas.SQS_MAX_RECEIVE_COUNT_MAX.value

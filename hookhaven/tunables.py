@@ -142,6 +142,29 @@ class RuntimeTunables(BaseModel):
         description="How long the event source mapping gathers messages before invoking.",
     )
 
+    circuit_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed attempts in a row that open a subscription's circuit: its "
+        "deliveries are then held (no request, no attempt spent) while one probe at a time "
+        "tests it.",
+    )
+    circuit_probe_seconds: Seconds = Field(
+        default=30, ge=5, le=3600, description="The first probe's delay after the circuit opens."
+    )
+    circuit_probe_max_seconds: Seconds = Field(
+        default=3600,
+        ge=5,
+        le=MAX_DELAY_SECONDS - VISIBILITY_MARGIN_SECONDS,
+        description="Probe delays double up to this.",
+    )
+    disable_after_failing: Seconds = Field(
+        default=5 * 86400,
+        ge=3600,
+        description="A subscription with no successful delivery for this long is disabled.",
+    )
+
     @field_validator("retry_schedule")
     @classmethod
     def _check_schedule(cls, schedule: tuple[int, ...]) -> tuple[int, ...]:
@@ -156,6 +179,12 @@ class RuntimeTunables(BaseModel):
                 f"receive: the dispatcher caps each at what is left of it); got {too_long}"
             )
         return schedule
+
+    @model_validator(mode="after")
+    def _check_probes(self) -> RuntimeTunables:
+        if self.circuit_probe_max_seconds < self.circuit_probe_seconds:
+            raise ValueError("circuit_probe_max_seconds must be at least circuit_probe_seconds")
+        return self
 
     @property
     def max_attempts(self) -> int:
@@ -213,7 +242,7 @@ class Tunables(RuntimeTunables):
         le=quotas.ESM_MAX_CONCURRENCY.value,
         description="Most dispatcher instances the queue may drive.",
     )
-    queue_retention_days: int = Field(default=7, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
+    queue_retention_days: int = Field(default=14, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
     dlq_retention_days: int = Field(default=14, ge=1, le=MAX_QUEUE_RETENTION_DAYS)
     api_throttle_rate: float = Field(default=200, gt=0, description="Requests per second.")
     api_throttle_burst: int = Field(default=400, ge=1)
@@ -266,10 +295,14 @@ class Tunables(RuntimeTunables):
             )
         if self.queue_visibility_timeout_seconds > MAX_DELAY_SECONDS:
             raise ValueError("6 x dispatcher_timeout_seconds must fit in SQS's 12h visibility")
-        if self.queue_retention_days * 86400 <= self.worst_case_schedule_seconds:
+        longest_stay = self.worst_case_schedule_seconds + self.disable_after_failing
+        if self.queue_retention_days * 86400 <= longest_stay:
             raise ValueError(
                 f"queue_retention_days ({self.queue_retention_days}) must outlast the whole "
-                f"retry schedule ({format_duration(self.worst_case_schedule_seconds)} with jitter)"
+                f"retry schedule ({format_duration(self.worst_case_schedule_seconds)} with "
+                f"jitter) plus disable_after_failing ({format_duration(self.disable_after_failing)}"
+                "): a delivery held behind an open circuit spends none of its schedule, and "
+                "SQS deletes what outstays the retention"
             )
         if self.oldest_message_alarm_seconds <= self.normal_queue_age_seconds:
             raise ValueError(

@@ -20,6 +20,7 @@ import boto3
 from botocore.config import Config
 from pydantic import ConfigDict, ValidationError
 
+from hookhaven.aws.control import DynamoControlStore
 from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
 from hookhaven.aws.s3 import S3BodyStore
 from hookhaven.aws.sqs import SqsDeliveryQueue, SqsQueueControl
@@ -180,4 +181,5 @@ def build_dispatcher(
             allow_loopback=settings.allow_loopback,
         ),
         settings=settings,
+        control=DynamoControlStore(clients.dynamodb, resources.events_table),
     )

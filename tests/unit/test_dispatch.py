@@ -35,11 +35,12 @@ BODY = b'{"type":"order.created","data":{"order":"BH-1001"}}'
 class Config(MemoryConfig):
     disabled: list[tuple[str, str]]
 
-    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> None:
+    def disable_subscription(self, subscription_id: str, reason: str, now: float) -> bool:
         old = self.subscriptions[subscription_id]
         self.subscriptions[subscription_id] = old.model_copy(
             update={"enabled": False, "status_reason": reason}
         )
+        return old.enabled
 
 
 @dataclass
@@ -53,14 +54,12 @@ class Attempts:
             raise StorageUnavailable("throttled")
         self.records.append(attempt)
 
-    def attempts_made(self, event_id: str, subscription_id: str, message_id: str) -> int:
+    def message_history(
+        self, event_id: str, subscription_id: str, message_id: str
+    ) -> list[AttemptRecord]:
         self.counted += 1
         wanted = (event_id, subscription_id, message_id)
-        return sum(
-            1
-            for r in self.records
-            if (r.event_id, r.subscription_id, r.message_id) == wanted and r.outcome.attempted
-        )
+        return [r for r in self.records if (r.event_id, r.subscription_id, r.message_id) == wanted]
 
 
 @dataclass

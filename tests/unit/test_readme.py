@@ -30,7 +30,13 @@ def test_configuration_table_documents_every_setting_with_its_default():
         if name == "retry_schedule":
             assert tuple(parse_duration(d) for d in documented.split()) == value
             continue
-        if name in ("dedupe_window", "oldest_message_alarm_seconds"):
+        if name in (
+            "dedupe_window",
+            "oldest_message_alarm_seconds",
+            "circuit_probe_seconds",
+            "circuit_probe_max_seconds",
+            "disable_after_failing",
+        ):
             assert parse_duration(documented) == value, name
             continue
         if value is None:
