@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from hookhaven.control import Hold
 from hookhaven.dispatch import NotAttempted
 from hookhaven.models import AttemptOutcome
 from hookhaven.retry import FailureClass
@@ -43,6 +44,9 @@ DELIVERIES_EXHAUSTED = "DeliveriesExhausted"
 DELIVERIES_DROPPED = "DeliveriesDropped"
 DELIVERIES_DEAD_LETTERED = "DeliveriesDeadLettered"
 SUBSCRIPTIONS_DISABLED = "SubscriptionsDisabled"
+DELIVERIES_HELD = "DeliveriesHeld"  # dimension hold: a hookhaven.control.Hold value
+CIRCUITS_OPENED = "CircuitsOpened"
+CIRCUITS_CLOSED = "CircuitsClosed"
 DELIVERY_LATENCY = "DeliveryLatency"
 END_TO_END_LATENCY = "EndToEndLatency"
 ATTEMPTS_PER_DELIVERY = "AttemptsPerDelivery"
@@ -51,6 +55,7 @@ COLD_START = "ColdStart"
 
 REASON_DIMENSION = "reason"
 OUTCOME_DIMENSION = "outcome"
+HOLD_DIMENSION = "hold"
 FUNCTION_DIMENSION = "function_name"
 
 #: Why the receiver did not accept a request, the ``reason`` of EventsRejected.
@@ -116,7 +121,25 @@ METRICS: tuple[MetricDefinition, ...] = (
         DELIVERIES_DEAD_LETTERED, MetricUnit.Count, (DISPATCHER,), "malformed messages to the DLQ"
     ),
     MetricDefinition(
-        SUBSCRIPTIONS_DISABLED, MetricUnit.Count, (DISPATCHER,), "subscribers that answered 410"
+        SUBSCRIPTIONS_DISABLED,
+        MetricUnit.Count,
+        (DISPATCHER,),
+        "subscriptions disabled: answered 410, or failing for disable_after_failing",
+    ),
+    MetricDefinition(
+        DELIVERIES_HELD,
+        MetricUnit.Count,
+        (DISPATCHER,),
+        "deliveries held back by delivery control (no request, no attempt), by why",
+        HOLD_DIMENSION,
+        tuple(Hold),
+        total=True,
+    ),
+    MetricDefinition(
+        CIRCUITS_OPENED, MetricUnit.Count, (DISPATCHER,), "subscriptions' circuits opened"
+    ),
+    MetricDefinition(
+        CIRCUITS_CLOSED, MetricUnit.Count, (DISPATCHER,), "circuits closed by a probe's success"
     ),
     MetricDefinition(
         DELIVERY_LATENCY, MetricUnit.Milliseconds, (DISPATCHER,), "one attempt's round trip"
@@ -172,6 +195,15 @@ def count_delivery(metrics: Metrics, handled: Handled) -> None:
         count(metrics, SUBSCRIPTIONS_DISABLED)
     elif outcome is AttemptOutcome.EXHAUSTED:
         count(metrics, DELIVERIES_EXHAUSTED)
+    elif outcome is AttemptOutcome.HELD and handled.hold is not None:
+        count(metrics, DELIVERIES_HELD)
+        _dimensioned(metrics, DELIVERIES_HELD, HOLD_DIMENSION, str(handled.hold))
+    if handled.circuit == "opened":
+        count(metrics, CIRCUITS_OPENED)
+    elif handled.circuit == "closed":
+        count(metrics, CIRCUITS_CLOSED)
+    elif handled.circuit == "disabled":
+        count(metrics, SUBSCRIPTIONS_DISABLED)
     if handled.failure is not None:
         count_failure(metrics, handled.failure)
     if handled.latency_ms is not None:

@@ -154,7 +154,6 @@ def test_function_settings_flow_from_context(synth):
 
 def test_redrive_is_a_backstop_behind_the_dispatchers_own_move_to_the_dlq(template):
     deliveries = queue_by_redrive(template, has_redrive=True)
-    attempts = len(Tunables().retry_schedule)
     assert deliveries["RedrivePolicy"]["maxReceiveCount"] == 1000
     dlq_ref = deliveries["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     dlq = template.to_json()["Resources"][dlq_ref]["Properties"]
