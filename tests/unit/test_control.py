@@ -125,7 +125,7 @@ def test_a_rate_limited_surge_is_sent_at_its_slots_without_spending_attempts():
     held = [h for h in first if h.outcome is AttemptOutcome.HELD]
     assert len(held) == 35
     assert all(h.keeps_message and h.hold is Hold.RATE_LIMIT for h in held)
-    slots = sorted(r.next_attempt_at for r in w.attempts.records if r.outcome == "held")
+    slots = sorted(r.next_attempt_at or 0 for r in w.attempts.records if r.outcome == "held")
     assert slots == pytest.approx([NOW + 0.8 + 0.2 * k for k in range(1, 36)])
     # Each comes back when SQS shows it again (hidden in whole seconds, up to 1 s early).
     holds = {n: w.records(n, AttemptOutcome.HELD)[0] for n in range(6, 41)}
@@ -272,7 +272,7 @@ def test_a_subscription_failing_for_the_disable_window_is_disabled_and_its_deliv
     w.deliver(2)
     probes = 0
     while w.config.subscriptions["sub_1"].enabled:
-        w.clock.now = w.control.circuit("sub_1").probe_at + 1
+        w.clock.now = (w.control.circuit("sub_1").probe_at or 0) + 1
         w.deliver(100 + probes)  # each probe is some queued delivery's attempt
         probes += 1
         assert probes < 20
