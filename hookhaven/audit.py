@@ -7,8 +7,8 @@ Each (event, subscription) pair is one delivery, and ends up in exactly one stat
   to move) the message to the DLQ, where an operator can redrive it;
 - ``dropped``: the subscription was deleted or disabled (by an operator, or by a 410)
   before it could be delivered; the attempt record says why;
-- ``pending``: still on the deliveries queue, waiting for its first attempt or for a retry
-  (with the time it is due);
+- ``pending``: still on the deliveries queue, waiting for its first attempt, for a retry,
+  or held back by delivery control (with the time it is due);
 - ``unaccounted``: none of the above. The promise is that this is always zero.
 
 A delivery with no attempt yet, or whose retry is due, can only be pending if the
@@ -147,14 +147,15 @@ def delivery_state(
         source=event.source,
         received_at=event.received_at,
         state=DeliveryState.PENDING,
-        attempts=len({a.attempt for a in history}),
+        attempts=len({a.attempt for a in history if a.outcome is not AttemptOutcome.HELD}),
     )
     if any(a.outcome is AttemptOutcome.DELIVERED for a in history):
         return replace(delivery, state=DeliveryState.DELIVERED)
     if not history:
         return delivery  # queued, not attempted yet
     last = max(history, key=lambda a: (a.at, a.attempt))
-    if last.outcome is AttemptOutcome.RETRYING:
+    if last.outcome in (AttemptOutcome.RETRYING, AttemptOutcome.HELD):
+        # Held back by delivery control: still queued, due when its hold ends.
         return replace(delivery, next_attempt_at=last.next_attempt_at)
     if last.outcome is AttemptOutcome.EXHAUSTED:
         failure = last.error or f"HTTP {last.status_code}"

@@ -60,6 +60,8 @@ def fields(st: State, view: dict[str, Any], secret: Callable[[dict[str, Any]], s
         if key == "secrets":
             for index, entry in enumerate(value, 1):
                 say(st, f"secret {index}: {secret(entry)}")
+        elif key == "delivery" and isinstance(value, dict):
+            say(st, f"delivery: {value['summary']}")
         elif key.endswith("_at"):
             say(st, f"{key}: {when(value)}")
         else:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from hookhaven.aws.cloudwatch import CloudWatchQueueAge
+from hookhaven.aws.control import DynamoControlStore
 from hookhaven.aws.dlq import SqsDeadLetterQueue
 from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
 from hookhaven.aws.echo import DynamoEchoSecrets
@@ -54,6 +55,12 @@ class State:
     def events(self) -> DynamoEventStore:
         return deferred(
             lambda: DynamoEventStore(self.target.dynamodb(), self.target.resources.events_table)
+        )
+
+    @functools.cached_property
+    def control(self) -> DynamoControlStore:
+        return deferred(
+            lambda: DynamoControlStore(self.target.dynamodb(), self.target.resources.events_table)
         )
 
     @functools.cached_property

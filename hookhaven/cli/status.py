@@ -30,6 +30,10 @@ def _view(report: Status) -> dict[str, Any]:
                 {"subscription_id": s, "failed_attempts": n} for s, n in report.failing
             ],
         },
+        "subscriptions_not_flowing": [
+            {"subscription_id": s, "state": state, "summary": summary}
+            for s, state, summary in report.not_flowing
+        ],
     }
 
 
@@ -48,6 +52,8 @@ def _draw(st: State, report: Status) -> None:
     )
     for subscription_id, failed in report.failing:
         say(st, f"  failing: {subscription_id} ({failed} failed attempts)")
+    for subscription_id, _, summary in report.not_flowing:
+        say(st, f"  {subscription_id}: {summary}")
 
 
 def status(ctx: typer.Context) -> None:
@@ -59,5 +65,7 @@ def status(ctx: typer.Context) -> None:
         oldest=st.oldest_delivery,
         events=st.events,
         now=time.time(),
+        subscriptions=st.config,
+        control=st.control,
     )
     emit(st, _view(report), lambda: _draw(st, report))

@@ -154,18 +154,13 @@ def list_(
     """List subscriptions: no secrets, URLs as scheme://host/… (all with --reveal-secret)."""
     st = state(ctx)
     now = time.time()
-    views = [
-        subscription_view(s, reveal_secret, now)
-        for s in config.list_subscriptions(st.config, source=source)
-    ]
+    views = []
+    for s in config.list_subscriptions(st.config, source=source):
+        view = subscription_view(s, reveal_secret, now)
+        view["delivery"] = config.delivery_state(s, st.control, now)
+        views.append(view)
     rows = (
-        (
-            v["id"],
-            v["source"],
-            ", ".join(v["events"]),
-            v["url"],
-            "enabled" if v["enabled"] else f"disabled: {v['status_reason'] or ''}",
-        )
+        (v["id"], v["source"], ", ".join(v["events"]), v["url"], v["delivery"]["summary"])
         for v in views
     )
     emit(st, views, lambda: table(st, ("id", "source", "events", "url", "state"), rows))
@@ -189,7 +184,9 @@ def show(
     """Show one subscription (its full URL, secrets and header values with --reveal-secret)."""
     st = state(ctx)
     subscription = config.get_subscription(st.config, subscription_id)
-    view = subscription_view(subscription, reveal_secret, time.time())
+    now = time.time()
+    view = subscription_view(subscription, reveal_secret, now)
+    view["delivery"] = config.delivery_state(subscription, st.control, now)
     emit(st, view, lambda: fields(st, view, _secret_line))
 
 
@@ -238,7 +235,9 @@ def enable(
 ) -> None:
     """Resume deliveries (also after a 410 disabled it)."""
     st = state(ctx)
-    updated = config.set_enabled(st.config, subscription_id, enabled=True, now=time.time())
+    updated = config.set_enabled(
+        st.config, subscription_id, enabled=True, now=time.time(), control=st.control
+    )
     _saved(st, updated, f"enabled {subscription_id}", reveal_secret)
 
 

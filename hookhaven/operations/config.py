@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from hookhaven.control import ControlStore
 from hookhaven.ids import new_subscription_id
 from hookhaven.models import (
     ANY_SOURCE,
@@ -267,11 +268,19 @@ def update_subscription(
 
 
 def set_enabled(
-    config: ConfigStore, subscription_id: str, *, enabled: bool, now: float
+    config: ConfigStore,
+    subscription_id: str,
+    *,
+    enabled: bool,
+    now: float,
+    control: ControlStore | None = None,
 ) -> Subscription:
-    """Disabled, queued deliveries are dropped with a record; enabled, they flow again."""
+    """Disabled, queued deliveries are dropped with a record; enabled, they flow again,
+    with a fresh circuit (its failures forgotten: the operator vouches for the subscriber)."""
     subscription = get_subscription(config, subscription_id)
     reason = None if enabled else "disabled by an operator"
+    if enabled and control is not None:
+        control.reset(subscription_id)
     return _save(
         config,
         subscription.model_copy(
@@ -305,3 +314,23 @@ def _save(config: ConfigStore, subscription: Subscription) -> Subscription:
         subscription = subscription.model_copy(update={"secrets": live})
     config.put_subscription(subscription)
     return subscription
+
+
+def delivery_state(subscription: Subscription, control: ControlStore, now: float) -> dict[str, Any]:
+    """Where a subscription's deliveries stand: ``state`` is ``disabled`` (with ``reason``),
+    or its circuit's ``closed``, ``open`` or ``probing`` (``hookhaven.control``)."""
+    circuit = control.circuit(subscription.id)
+    if not subscription.enabled:
+        state, text = "disabled", f"disabled: {subscription.status_reason or 'by an operator'}"
+    else:
+        state, text = circuit.state(now), circuit.describe(now)
+    return {
+        "state": state,
+        "summary": text,
+        "reason": subscription.status_reason if not subscription.enabled else None,
+        "consecutive_failures": circuit.failures,
+        "failing_since": circuit.failing_since,
+        "last_failure": circuit.last_failure,
+        "open_since": circuit.opened_at,
+        "next_probe_at": circuit.probe_at if circuit.is_open else None,
+    }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from hookhaven.control import ControlStore
 from hookhaven.models import AttemptOutcome
-from hookhaven.ports import EventReader, QueueAge, QueueDepth, QueueInspector
+from hookhaven.operations.config import delivery_state
+from hookhaven.ports import ConfigReader, EventReader, QueueAge, QueueDepth, QueueInspector
 
 #: How far back ``status`` counts delivery attempts.
 RECENT_SECONDS = 3600
@@ -24,6 +26,9 @@ class Status:
     delivered: int
     #: (subscription id, failed attempts), the most failing first.
     failing: list[tuple[str, int]] = field(default_factory=list)
+    #: Subscriptions whose deliveries do not flow: (id, state, summary), e.g. an open
+    #: circuit or a subscription disabled for failing too long.
+    not_flowing: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def success_rate(self) -> float | None:
@@ -37,13 +42,22 @@ def status(
     oldest: QueueAge,
     events: EventReader,
     now: float,
+    subscriptions: ConfigReader | None = None,
+    control: ControlStore | None = None,
 ) -> Status:
     queue = deliveries.depth()
     dead = dead_letters.depth()
     recent = events.attempts_since(now - RECENT_SECONDS)
     delivered = sum(1 for a in recent if a.outcome is AttemptOutcome.DELIVERED)
     failing = Counter(a.subscription_id for a in recent if a.outcome.failed)
+    not_flowing = []
+    if subscriptions is not None and control is not None:
+        for subscription in subscriptions.list_subscriptions():
+            state = delivery_state(subscription, control, now)
+            if state["state"] != "closed":
+                not_flowing.append((subscription.id, state["state"], state["summary"]))
     return Status(
+        not_flowing=not_flowing,
         deliveries=queue,
         oldest_message_age=oldest.oldest_message_age(),
         dead_letters=dead,
