@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, cast
 
 import boto3
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from hookhaven.aws.control import DynamoControlStore
 from hookhaven.local.iam import Policy
 from hookhaven.permissions import Role
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 NOW = 1_795_881_600.0
 
@@ -40,7 +44,7 @@ class Atomic:
 def store(aws):
     policy = Policy(Role.DISPATCHER, aws, customer_managed_key=False)
     client = policy.attach(boto3.client("dynamodb"))
-    yield DynamoControlStore(Atomic(client), aws.events_table)
+    yield DynamoControlStore(cast("DynamoDBClient", Atomic(client)), aws.events_table)
     assert policy.denied == []
 
 
