@@ -63,7 +63,14 @@ def project_tunables(*, fast_retries: bool = False) -> Tunables:
     if CDK_JSON.exists():
         context = json.loads(CDK_JSON.read_text()).get("context", {}).get("hookhaven", {})
     if fast_retries:
-        context = {**context, "retry_schedule": list(FAST_RETRY_SCHEDULE), "retry_jitter": 0}
+        context = {
+            **context,
+            "retry_schedule": list(FAST_RETRY_SCHEDULE),
+            "retry_jitter": 0,
+            # A circuit that opens probes within seconds, not half a minute.
+            "circuit_probe_seconds": "5s",
+            "circuit_probe_max_seconds": "20s",
+        }
     # Locally, a source or subscription added with the CLI takes effect within a second.
     context = {**context, "source_cache_seconds": 1}
     return Tunables.from_context(context)

@@ -85,6 +85,7 @@ class Monitoring(Construct):
         self._header(deliveries_queue, dead_letter_queue)
         self._ingest(api)
         self._delivery()
+        self._control()
         self._backlog(deliveries_queue, dead_letter_queue)
         self._function_health()
 
@@ -378,14 +379,53 @@ class Monitoring(Construct):
                 height=5,
             ),
             cloudwatch.GraphWidget(
-                title="Given up: exhausted, dropped, dead-lettered, disabled by 410",
+                title="Given up: exhausted, dropped, dead-lettered, subscriptions disabled",
                 left=[
                     self.metric(telemetry.DELIVERIES_EXHAUSTED, label="exhausted (to DLQ)"),
                     self.metric(telemetry.DELIVERIES_DROPPED, label="dropped (no subscription)"),
                     self.metric(telemetry.DELIVERIES_DEAD_LETTERED, label="malformed (to DLQ)"),
-                    self.metric(telemetry.SUBSCRIPTIONS_DISABLED, label="disabled by 410"),
+                    self.metric(telemetry.SUBSCRIPTIONS_DISABLED, label="subscriptions disabled"),
                 ],
                 width=16,
+                height=5,
+            ),
+        )
+
+    def _control(self) -> None:
+        self._section(
+            "Delivery control",
+            "deliveries held back (no request, no attempt spent) and subscriptions' circuits",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Held back, by why",
+                left=self._by_dimension(telemetry.DELIVERIES_HELD),
+                right=[self.metric(telemetry.DELIVERIES_HELD, label="held (all)")],
+                stacked=True,
+                width=12,
+                height=5,
+            ),
+            cloudwatch.GraphWidget(
+                title="Circuits opened and closed; subscriptions disabled",
+                left=[
+                    self.metric(telemetry.CIRCUITS_OPENED, label="circuits opened"),
+                    self.metric(telemetry.CIRCUITS_CLOSED, label="circuits closed"),
+                    self.metric(telemetry.SUBSCRIPTIONS_DISABLED, label="subscriptions disabled"),
+                ],
+                # Circuits open now, as far as the period shown tells: those opened in it
+                # and not closed since (one opened earlier and still open is not counted).
+                right=[
+                    cloudwatch.MathExpression(
+                        expression="RUNNING_SUM(FILL(o, 0) - FILL(c, 0))",
+                        using_metrics={
+                            "o": self.metric(telemetry.CIRCUITS_OPENED),
+                            "c": self.metric(telemetry.CIRCUITS_CLOSED),
+                        },
+                        label="open circuits (opened - closed, over the period shown)",
+                        period=FIVE_MINUTES,
+                    )
+                ],
+                width=12,
                 height=5,
             ),
         )

@@ -114,7 +114,13 @@ def test_dashboard_reads_top_to_bottom_with_a_header_linking_the_runbook(templat
     assert texts[0].startswith("# hookhaven relay")
     assert "Runbook" in texts[0]
     sections = [t.split("\n")[0] for t in texts[1:]]
-    assert sections == ["## Ingest", "## Delivery", "## Backlog", "## Functions"]
+    assert sections == [
+        "## Ingest",
+        "## Delivery",
+        "## Delivery control",
+        "## Backlog",
+        "## Functions",
+    ]
     assert any(w["type"] == "alarm" for w in body["widgets"])
 
     linked = dashboard(synth(runbook_url="https://wiki.example.com/hookhaven")[1])
