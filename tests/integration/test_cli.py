@@ -514,6 +514,42 @@ def test_send_events_show_and_replay(env, local_api, dispatch):
     fails("events", "show", "evt_missing", message="no event with id evt_missing")
 
 
+def test_events_show_says_which_subscriptions_the_event_matched(
+    env, local_api, dispatch, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "200")  # lines unwrapped
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    with Subscriber() as big_orders, Subscriber() as signed_books:
+        big = cli_json(
+            "subscriptions", "add", "--url", big_orders.url, "--filter", "data.total > `100`"
+        )
+        signed = cli_json(
+            "subscriptions", "add", "--url", signed_books.url,
+            "--filter", "contains(data.tags, 'signed')",
+        )  # fmt: skip
+        sent = cli_json(
+            "send", "bookhaven", "--type", "order.created", "--url", local_api,
+            "--data", '{"order": "BH-7", "total": 240, "tags": ["gift"]}',
+        )  # fmt: skip
+        nobody = cli_json(
+            "send", "bookhaven", "--type", "order.created", "--url", local_api,
+            "--data", '{"order": "BH-8", "total": 12, "tags": []}',
+        )  # fmt: skip
+        assert dispatch().failed == set()
+        assert [r.headers["webhook-id"] for r in big_orders.received] == [sent["id"]]
+        assert signed_books.received == []
+
+    story = cli_json("events", "show", sent["id"])
+    assert story["matched"] == [big["id"]]
+    assert [entry["subscription_id"] for entry in story["subscriptions"]] == [big["id"]]
+    text = cli("events", "show", sent["id"]).stdout
+    assert f"matched 1 subscription: {big['id']}" in text
+    assert signed["id"] not in text
+    assert cli_json("events", "show", nobody["id"])["matched"] == []
+    text = cli("events", "show", nobody["id"]).stdout
+    assert "matched no subscription (by source, event type and filter): nothing queued" in text
+
+
 def test_replay_several_events_or_what_a_window_did_not_deliver(env, local_api, dispatch):
     cli("sources", "add", "bookhaven", "--kind", "standard")
     healthy = {"now": False}
