@@ -155,6 +155,16 @@ def test_a_runtime_error_does_not_match_and_is_reported(expression):
     assert error == FilterError("sub_broken", "JMESPathTypeError")
 
 
+def test_a_function_of_a_missing_field_fails_unless_given_a_default():
+    """As the README warns: a comparison with a missing field is false, a function of one
+    is an error; ``|| `[]``` gives it a default."""
+    body = json.dumps({"data": {"total": 5}}).encode()
+    result = filter_by_content([route("contains(data.tags, 'signed')")], body)
+    assert (result.matched, len(result.errors)) == ([], 1)
+    assert not matched("contains(data.tags || `[]`, 'signed')", body)
+    assert matched("contains(data.tags || `[]`, 'signed')")
+
+
 def test_the_error_names_its_kind_never_the_values_from_the_body():
     body = json.dumps({"card": 4242424242424242}).encode()
     result = filter_by_content([route("starts_with(card, '4')")], body)
