@@ -107,6 +107,14 @@ class ReceiverFunction:
         logger.set_correlation_id(outcome.event_id)
         telemetry.count(metrics, telemetry.EVENTS_ACCEPTED)
         telemetry.count(metrics, telemetry.FAN_OUT_SIZE, outcome.fan_out)
+        if outcome.filter_errors:
+            telemetry.count(metrics, telemetry.FILTER_ERRORS, len(outcome.filter_errors))
+        for failed in outcome.filter_errors:
+            # The kind of error only: JMESPath's own message quotes values from the body.
+            logger.warning(
+                "subscription filter failed; the event was not queued for it",
+                extra={"subscription_id": failed.subscription_id, "error": failed.error},
+            )
         # The event table, the access log and the metrics already account for every accepted
         # event; a line per event at INFO would cost a fifth of the handler's time.
         logger.debug(

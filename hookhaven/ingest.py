@@ -4,7 +4,8 @@ Order of work for one request, and why:
 
 1. size, source, signature: cheap checks first, nothing written for a rejected request;
 2. claim the provider event id (one conditional write): a duplicate stops here;
-3. large body to S3, then one queue message per matching subscription;
+3. large body to S3, then one queue message per matching subscription (source, event
+   type, then each subscription's content filter over the body: ``hookhaven.matching``);
 4. record the event and complete the claim in one transaction: only now is it accepted.
 
 If 3 or 4 fails the claim is released as *failed* with the subscriptions already
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hookhaven.ids import new_event_id
-from hookhaven.matching import matching_subscriptions
+from hookhaven.matching import FilterError, filter_by_content, matching_subscriptions
 from hookhaven.models import (
     BodyPointer,
     DeliveryMessage,
@@ -107,6 +108,8 @@ class Accepted:
     event_id: str
     fan_out: int
     event_type: str
+    #: Subscriptions whose filter failed to evaluate over this event (they missed it).
+    filter_errors: tuple[FilterError, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class SourceDirectory:
         return self._sources.get(name)
 
     def subscriptions_for(self, source: str, event_type: str) -> list[SubscriptionRoute]:
+        """By source and event type; their content filters are for the caller to apply."""
         self._fresh()
         return matching_subscriptions(self._routes, source, event_type)
 
@@ -253,7 +257,9 @@ class Receiver:
 
         sent: set[str] = set()
         try:
-            subscriptions = self._directory.subscriptions_for(source.name, verified.event_type)
+            candidates = self._directory.subscriptions_for(source.name, verified.event_type)
+            filtered = filter_by_content(candidates, request.body)
+            subscriptions = filtered.matched
             record, messages = self._build(
                 source,
                 request,
@@ -279,7 +285,12 @@ class Receiver:
             if isinstance(error, StorageUnavailable):
                 raise Unavailable(str(error)) from error
             raise
-        return Accepted(event_id=event_id, fan_out=len(messages), event_type=verified.event_type)
+        return Accepted(
+            event_id=event_id,
+            fan_out=len(messages),
+            event_type=verified.event_type,
+            filter_errors=tuple(filtered.errors),
+        )
 
     def _build(
         self,

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hookhaven.filters import check_filter
+
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: A subscription for every source.
 ANY_SOURCE = "*"
@@ -164,6 +166,10 @@ class RateLimit(BaseModel):
         return f"{self.count}/{'s' if self.per_seconds == 1 else 'm'}"
 
 
+#: The most deliveries a subscription's ``max_in_flight`` may allow at once.
+MAX_IN_FLIGHT = 1000
+
+
 class SubscriptionRoute(BaseModel):
     """Which events a subscription wants: all the receiver may read of it (no URL, no
     secret; ``hookhaven.permissions.ROUTE_ATTRIBUTES``)."""
@@ -199,6 +205,8 @@ def check_subscription_input(
     source: str | None = None,
     event_types: tuple[str, ...] | None = None,
     headers: dict[str, str] | None = None,
+    filter: str | None = None,
+    max_in_flight: int | None = None,
 ) -> None:
     """Refuse what an operator may not set on a subscription (ValueError says why).
 
@@ -223,6 +231,15 @@ def check_subscription_input(
             raise ValueError(f"header {name}: hookhaven sets that header itself")
         if "\r" in value or "\n" in value:
             raise ValueError(f"header {name}: the value may not contain line breaks")
+    if filter is not None:
+        try:
+            check_filter(filter)
+        except ValueError as error:
+            raise ValueError(f"bad filter: {error}") from None
+    if max_in_flight is not None and not 1 <= max_in_flight <= MAX_IN_FLIGHT:
+        raise ValueError(
+            f"max in-flight is 1 to {MAX_IN_FLIGHT} deliveries at once, not {max_in_flight}"
+        )
 
 
 class BodyPointer(BaseModel):

@@ -37,6 +37,8 @@ EVENTS_ACCEPTED = "EventsAccepted"
 EVENTS_REJECTED = "EventsRejected"  # dimension reason: one of REJECTION_REASONS
 EVENTS_DUPLICATE = "EventsDuplicate"
 FAN_OUT_SIZE = "FanOutSize"
+#: Subscription filters that failed to evaluate over an event (which they then missed).
+FILTER_ERRORS = "FilterErrors"
 
 DELIVERIES_SUCCEEDED = "DeliveriesSucceeded"
 DELIVERIES_FAILED = "DeliveriesFailed"  # dimension outcome: an FailureClass value
@@ -99,6 +101,12 @@ METRICS: tuple[MetricDefinition, ...] = (
     ),
     MetricDefinition(EVENTS_DUPLICATE, MetricUnit.Count, (RECEIVER,), "repeats answered 200"),
     MetricDefinition(FAN_OUT_SIZE, MetricUnit.Count, (RECEIVER,), "deliveries queued per event"),
+    MetricDefinition(
+        FILTER_ERRORS,
+        MetricUnit.Count,
+        (RECEIVER,),
+        "subscription filters that failed on an event: it was not queued for them",
+    ),
     MetricDefinition(
         DELIVERIES_SUCCEEDED, MetricUnit.Count, (DISPATCHER,), "deliveries answered 2xx"
     ),

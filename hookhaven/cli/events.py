@@ -68,6 +68,14 @@ def state_text(story: DeliveryStory) -> str:
     return str(delivery.state)
 
 
+def matched_text(matched: list[str]) -> str:
+    """Which subscriptions the event matched (source, event type and filter) at fan-out."""
+    if not matched:
+        return "matched no subscription (by source, event type and filter): nothing queued"
+    count = f"{len(matched)} subscription{'s' if len(matched) > 1 else ''}"
+    return f"matched {count}: {', '.join(matched)}"
+
+
 def _story_view(story: EventStory) -> dict[str, Any]:
     event = story.event
     return {
@@ -79,6 +87,8 @@ def _story_view(story: EventStory) -> dict[str, Any]:
         "content_type": event.content_type,
         "size": event.body_size,
         "sha256": event.body_sha256,
+        # The subscriptions it was queued for at fan-out: source, event type and filter matched.
+        "matched": list(event.subscriptions),
         "subscriptions": [
             {
                 "subscription_id": d.subscription_id,
@@ -115,8 +125,7 @@ def show(ctx: typer.Context, event_id: Annotated[str, typer.Argument(metavar="EV
             f"{when(event.received_at)} UTC, {event.body_size} bytes",
             highlight=False,
         )
-        if not view["subscriptions"]:
-            say(st, "no subscription matched this event")
+        say(st, matched_text(view["matched"]))
         for entry in view["subscriptions"]:
             say(st, f"\n{entry['subscription_id']}: {entry['state']}")
             columns = ("time (UTC)", "attempt", "result", "latency", "next / final")

@@ -21,6 +21,31 @@ EventPatterns = Annotated[
     list[str] | None, typer.Option("--events", help="Event-type patterns, e.g. order.*")
 ]
 Description = Annotated[str | None, typer.Option("--description")]
+Filter = Annotated[
+    str | None,
+    typer.Option(
+        "--filter",
+        metavar="EXPR",
+        help="JMESPath over the event's JSON body; only events where it is truthy "
+        "(0 is truthy; false, null, '', [] and {} are not). Non-JSON bodies never match.",
+    ),
+]
+Rate = Annotated[
+    str | None,
+    typer.Option(
+        "--rate",
+        metavar="N/s|N/m",
+        help="At most N deliveries a second or a minute (enforced by the dispatcher).",
+    ),
+]
+MaxInFlight = Annotated[
+    int | None,
+    typer.Option(
+        "--max-in-flight",
+        metavar="N",
+        help="At most N deliveries at once, 1-1000 (enforced by the dispatcher).",
+    ),
+]
 RevealSecret = Annotated[
     bool,
     typer.Option(
@@ -54,6 +79,9 @@ def subscription_view(subscription: Subscription, reveal: bool, now: float) -> d
         "id": subscription.id,
         "source": subscription.source,
         "events": list(subscription.event_types),
+        "filter": subscription.filter,
+        "rate": str(subscription.rate) if subscription.rate else None,
+        "max_in_flight": subscription.max_in_flight,
         "url": shown_url(subscription.url, reveal),
         "enabled": subscription.enabled,
         "status_reason": subscription.status_reason,
@@ -96,6 +124,32 @@ def static_headers(values: list[str] | None) -> dict[str, str] | None:
     return headers
 
 
+def limits_text(view: dict[str, Any]) -> str:
+    """``5/s, 10 in flight``; empty without delivery control."""
+    parts = []
+    if view["rate"]:
+        parts.append(view["rate"])
+    if view["max_in_flight"]:
+        parts.append(f"{view['max_in_flight']} in flight")
+    return ", ".join(parts)
+
+
+def cleared(**flags: tuple[object, bool]) -> tuple[str, ...]:
+    """The fields whose ``--no-`` form was given; refuses a value and its ``--no-`` form
+    together (a mistake in the command line: exit status 2)."""
+    names = []
+    for name, (value, clear) in flags.items():
+        if not clear:
+            continue
+        option = "--" + name.replace("_", "-")
+        if value is not None:
+            raise typer.BadParameter(
+                f"give {option} or --no-{option[2:]}, not both", param_hint=f"'--no-{option[2:]}'"
+            )
+        names.append(name)
+    return tuple(names)
+
+
 def _saved(st: State, subscription: Subscription, message: str, reveal: bool) -> None:
     view = subscription_view(subscription, reveal, time.time())
     emit(st, view, lambda: say(st, message))
@@ -113,6 +167,9 @@ def add(
     header: Annotated[
         list[str] | None, typer.Option("--header", help="Static header NAME=VALUE.")
     ] = None,
+    filter_: Filter = None,
+    rate: Rate = None,
+    max_in_flight: MaxInFlight = None,
     reveal_secret: RevealSecret = False,
 ) -> None:
     """Add a subscription; prints its id and its generated whsec_ secret (shown once)."""
@@ -125,15 +182,20 @@ def add(
         event_types=event_patterns(events) or ("*",),
         description=description,
         headers=static_headers(header),
+        filter=filter_,
+        rate=rate,
+        max_in_flight=max_in_flight,
         now=time.time(),
     )
     subscription = added.subscription
     shown = shown_url(url, reveal_secret)
+    view = subscription_view(subscription, reveal_secret, time.time())
     data = {
         "id": subscription.id,
         "secret": added.secret,
         "url": shown,
         "events": list(subscription.event_types),
+        **{key: view[key] for key in ("filter", "rate", "max_in_flight")},
     }
 
     def draw() -> None:
@@ -160,10 +222,19 @@ def list_(
         view["delivery"] = config.delivery_state(s, st.control, now)
         views.append(view)
     rows = (
-        (v["id"], v["source"], ", ".join(v["events"]), v["url"], v["delivery"]["summary"])
+        (
+            v["id"],
+            v["source"],
+            ", ".join(v["events"]),
+            v["filter"] or "",
+            limits_text(v),
+            v["url"],
+            v["delivery"]["summary"],
+        )
         for v in views
     )
-    emit(st, views, lambda: table(st, ("id", "source", "events", "url", "state"), rows))
+    columns = ("id", "source", "events", "filter", "limits", "url", "state")
+    emit(st, views, lambda: table(st, columns, rows))
 
 
 def _secret_line(secret: dict[str, Any]) -> str:
@@ -201,10 +272,26 @@ def update(
     header: Annotated[
         list[str] | None, typer.Option("--header", help="Replaces all static headers.")
     ] = None,
+    filter_: Filter = None,
+    no_filter: Annotated[
+        bool, typer.Option("--no-filter", help="Remove the filter: every body matches.")
+    ] = False,
+    rate: Rate = None,
+    no_rate: Annotated[bool, typer.Option("--no-rate", help="Remove the rate limit.")] = False,
+    max_in_flight: MaxInFlight = None,
+    no_max_in_flight: Annotated[
+        bool, typer.Option("--no-max-in-flight", help="Remove the limit on deliveries at once.")
+    ] = False,
     reveal_secret: RevealSecret = False,
 ) -> None:
-    """Change a subscription's URL, source, event patterns, description or headers."""
+    """Change a subscription's URL, source, event patterns, description, headers, filter,
+    rate or max in-flight; --no-filter, --no-rate and --no-max-in-flight remove them."""
     st = state(ctx)
+    clear = cleared(
+        filter=(filter_, no_filter),
+        rate=(rate, no_rate),
+        max_in_flight=(max_in_flight, no_max_in_flight),
+    )
     updated = config.update_subscription(
         st.config,
         subscription_id,
@@ -214,6 +301,10 @@ def update(
         event_types=event_patterns(events),
         description=description,
         headers=static_headers(header),
+        filter=filter_,
+        rate=rate,
+        max_in_flight=max_in_flight,
+        clear=clear,
         now=time.time(),
     )
     _saved(st, updated, f"updated {subscription_id}", reveal_secret)

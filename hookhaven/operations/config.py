@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from hookhaven.ids import new_subscription_id
 from hookhaven.models import (
     ANY_SOURCE,
     HmacOptions,
+    RateLimit,
     Secret,
     Source,
     SourceKind,
@@ -160,16 +161,40 @@ def _check_input(
     source: str | None = None,
     event_types: tuple[str, ...] | None = None,
     headers: dict[str, str] | None = None,
+    filter: str | None = None,
+    max_in_flight: int | None = None,
     source_must_exist: bool = True,
 ) -> None:
     try:
-        check_subscription_input(source=source, event_types=event_types, headers=headers)
+        check_subscription_input(
+            source=source,
+            event_types=event_types,
+            headers=headers,
+            filter=filter,
+            max_in_flight=max_in_flight,
+        )
     except ValueError as error:
         raise OperationError(str(error)) from None
     if not source_must_exist:
         return
     if source not in (None, ANY_SOURCE) and config.get_source(source) is None:
         raise OperationError(f"no source named {source}")
+
+
+def rate_limit(rate: str | RateLimit) -> RateLimit:
+    """``5/s`` or ``300/m`` as a RateLimit, or one line saying what is accepted."""
+    if isinstance(rate, RateLimit):
+        return rate
+    try:
+        return RateLimit.parse(rate)
+    except ValueError:  # pydantic's ValidationError (the count's range) included
+        raise OperationError(
+            f"bad rate {rate!r}: give N/s or N/m with N from 1 to 10000, e.g. 5/s or 300/m"
+        ) from None
+
+
+#: What ``update_subscription`` can remove: its content filter and its delivery control.
+CLEARABLE = ("filter", "rate", "max_in_flight")
 
 
 def add_subscription(
@@ -183,10 +208,15 @@ def add_subscription(
     description: str | None = None,
     headers: dict[str, str] | None = None,
     secret: str | None = None,
+    filter: str | None = None,
+    rate: str | RateLimit | None = None,
+    max_in_flight: int | None = None,
     source_added_next: bool = False,
 ) -> SubscriptionAdded:
     """A new subscription, signing with ``secret`` (generated unless given).
 
+    ``filter``: a JMESPath expression over the event's JSON body (``hookhaven.filters``);
+    ``rate`` (``5/s``, ``300/m``) and ``max_in_flight`` are for the dispatcher to enforce.
     ``source_added_next``: the source does not exist yet and the caller adds it next
     (``hookhaven smoke`` does, so that no receiver can cache the source without it).
     """
@@ -198,8 +228,11 @@ def add_subscription(
         source=source,
         event_types=event_types,
         headers=headers,
+        filter=filter,
+        max_in_flight=max_in_flight,
         source_must_exist=not source_added_next,
     )
+    limit = rate_limit(rate) if rate is not None else None
     secret = secret or new_standard_secret()
     subscription = Subscription(
         id=new_subscription_id(now),
@@ -209,6 +242,9 @@ def add_subscription(
         secrets=(Secret(value=secret, created_at=now),),
         description=description,
         headers=headers,
+        filter=filter,
+        rate=limit,
+        max_in_flight=max_in_flight,
         created_at=now,
         updated_at=now,
     )
@@ -246,23 +282,48 @@ def update_subscription(
     event_types: tuple[str, ...] | None = None,
     description: str | None = None,
     headers: dict[str, str] | None = None,
+    filter: str | None = None,
+    rate: str | RateLimit | None = None,
+    max_in_flight: int | None = None,
+    clear: Collection[str] = (),
 ) -> Subscription:
-    """Change what is given; the rest stays."""
-    subscription = get_subscription(config, subscription_id)
-    if url is not None:
-        _check_url(url, allow_loopback)
-    _check_input(config, source=source, event_types=event_types, headers=headers)
+    """Change what is given; the rest stays. ``clear`` names what to remove (of
+    ``CLEARABLE``): no filter, no rate limit, no limit on deliveries in flight."""
+    unknown = set(clear) - set(CLEARABLE)
+    if unknown:
+        raise OperationError(f"cannot clear {', '.join(sorted(unknown))}")
     given = {
         "url": url,
         "source": source,
         "event_types": event_types,
         "description": description,
         "headers": headers,
+        "filter": filter,
+        "rate": rate,
+        "max_in_flight": max_in_flight,
     }
+    both = [name for name in CLEARABLE if name in clear and given[name] is not None]
+    if both:
+        raise OperationError(f"{both[0]}: give a new value or clear it, not both")
+    subscription = get_subscription(config, subscription_id)
+    if url is not None:
+        _check_url(url, allow_loopback)
+    _check_input(
+        config,
+        source=source,
+        event_types=event_types,
+        headers=headers,
+        filter=filter,
+        max_in_flight=max_in_flight,
+    )
+    if rate is not None:
+        given["rate"] = rate_limit(rate)
     changes: dict[str, Any] = {field: value for field, value in given.items() if value is not None}
+    changes |= dict.fromkeys(clear)
     if not changes:
         raise OperationError(
-            "nothing to update: give --url, --source, --events, --description or --header"
+            "nothing to update: give --url, --source, --events, --description, --header, "
+            "--filter, --rate or --max-in-flight (or --no-filter, --no-rate, --no-max-in-flight)"
         )
     return _save(config, subscription.model_copy(update={**changes, "updated_at": now}))
 

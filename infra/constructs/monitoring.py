@@ -319,11 +319,12 @@ class Monitoring(Construct):
                 width=6,
             ),
             cloudwatch.GraphWidget(
-                title="Deliveries queued per event",
+                title="Deliveries queued per event; filters that failed",
                 left=[
                     self.metric(telemetry.FAN_OUT_SIZE, statistic=s, label=s.lower())
                     for s in ("Average", "Maximum")
                 ],
+                right=[self.metric(telemetry.FILTER_ERRORS, label="filters that failed")],
                 width=6,
             ),
         )

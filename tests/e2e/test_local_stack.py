@@ -216,3 +216,47 @@ def test_each_poller_dispatches_in_an_execution_environment_of_its_own(stack):
     assert len({id(function.dispatcher) for function in stack.dispatchers}) == stack.pollers
     assert len({id(function.processor) for function in stack.dispatchers}) == stack.pollers
     assert len({id(function.pool) for function in stack.dispatchers}) == stack.pollers
+
+
+def test_filtered_subscriptions_each_receive_only_their_orders(stack):
+    cli("sources", "add", "filtered", "--kind", "standard")
+    with Subscriber() as big_orders, Subscriber() as signed_books, Subscriber() as france:
+        subscriptions = {
+            name: cli(
+                "subscriptions", "add", "--url", subscriber.url, "--source", "filtered",
+                "--filter", expression,
+            )["id"]
+            for name, subscriber, expression in (
+                ("big", big_orders, "data.total > `100`"),
+                ("signed", signed_books, "contains(data.tags, 'signed')"),
+                ("france", france, "data.address.country == 'FR'"),
+            )
+        }  # fmt: skip
+        settle()
+        orders = {
+            "big": {"total": 240, "tags": [], "address": {"country": "GB"}},
+            "signed": {"total": 20, "tags": ["signed"], "address": {"country": "GB"}},
+            "france": {"total": 30, "tags": [], "address": {"country": "FR"}},
+            "nobody": {"total": 0, "tags": ["gift"]},
+        }
+        sent = {
+            name: cli(
+                "send",
+                "filtered",
+                "--type",
+                "order.created",
+                "--data",
+                json.dumps(data),
+                "--url",
+                stack.api_url,
+            )["id"]
+            for name, data in orders.items()
+        }
+        expected = {big_orders: "big", signed_books: "signed", france: "france"}
+        wait_for(lambda: all(len(s.received) >= 1 for s in expected))
+    for subscriber, name in expected.items():
+        assert [r.headers["webhook-id"] for r in subscriber.received] == [sent[name]], name
+    # What was queued is exactly that, so nothing else can arrive later.
+    for name, event_id in sent.items():
+        matched = cli("events", "show", event_id)["matched"]
+        assert matched == ([subscriptions[name]] if name in subscriptions else []), name

@@ -58,6 +58,7 @@ def add_subscription(
     url: str = "https://inventory.bookhaven.example/hooks",
     secrets: tuple[str, ...] = (),
     headers: dict[str, str] | None = None,
+    filter: str | None = None,
 ) -> Subscription:
     now = time.time()
     subscription = Subscription(
@@ -70,6 +71,7 @@ def add_subscription(
         ),
         enabled=enabled,
         headers=headers or {},
+        filter=filter,
         created_at=now,
         updated_at=now,
     )

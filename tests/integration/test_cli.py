@@ -319,6 +319,99 @@ def test_bad_patterns_headers_and_sources_are_refused(env):
     )
 
 
+def test_subscription_filter_rate_and_max_in_flight_are_set_shown_changed_and_cleared(
+    env, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "200")  # the table's cells unwrapped
+    url = "https://93.184.215.14/h"
+    added = cli_json(
+        "subscriptions", "add", "--url", url, "--filter", "data.total > `100`",
+        "--rate", "5/s", "--max-in-flight", "10",
+    )  # fmt: skip
+    sub_id = added["id"]
+    assert (added["filter"], added["rate"], added["max_in_flight"]) == (
+        "data.total > `100`",
+        "5/s",
+        10,
+    )
+    plain = cli_json("subscriptions", "add", "--url", url)
+    assert (plain["filter"], plain["rate"], plain["max_in_flight"]) == (None, None, None)
+    shown = cli_json("subscriptions", "show", sub_id)
+    assert (shown["filter"], shown["rate"], shown["max_in_flight"]) == (
+        "data.total > `100`",
+        "5/s",
+        10,
+    )
+    listed = {v["id"]: v for v in cli_json("subscriptions", "list")}
+    assert listed[sub_id]["filter"] == "data.total > `100`"
+    assert (listed[plain["id"]]["filter"], listed[plain["id"]]["rate"]) == (None, None)
+    text = cli("subscriptions", "show", sub_id).stdout
+    assert "filter: data.total > `100`" in text
+    assert "rate: 5/s" in text
+    assert "max_in_flight: 10" in text
+    table = cli("subscriptions", "list").stdout
+    (row,) = [line for line in table.splitlines() if sub_id in line]
+    assert "data.total > `100`" in row
+    assert "5/s, 10 in flight" in row
+
+    updated = cli_json(
+        "subscriptions", "update", sub_id, "--filter", "contains(data.tags, 'signed')",
+        "--rate", "300/m",
+    )  # fmt: skip
+    assert (updated["filter"], updated["rate"], updated["max_in_flight"]) == (
+        "contains(data.tags, 'signed')", "300/m", 10,
+    )  # fmt: skip
+    cleared = cli_json("subscriptions", "update", sub_id, "--no-filter", "--no-max-in-flight")
+    assert (cleared["filter"], cleared["rate"], cleared["max_in_flight"]) == (None, "300/m", None)
+    cleared = cli_json("subscriptions", "update", sub_id, "--no-rate")
+    assert cleared["rate"] is None
+    stored = DynamoConfigStore(boto3.client("dynamodb"), env.config_table).get_subscription(sub_id)
+    assert stored is not None
+    assert (stored.filter, stored.rate, stored.max_in_flight) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--filter", "data.total >"), "bad filter: Invalid jmespath expression: Incomplete "
+         'expression: "data.total >" ^'),
+        (("--filter", "data.total > 100"), "bad filter: invalid token: Parse error at column 13"),
+        (("--filter", "lenght(data.items)"), "bad filter: Unknown function: lenght()"),
+        (("--filter", "a" * 1025), "a filter is at most 1024 characters; this one is 1025"),
+        (("--rate", "5/h"), "bad rate '5/h': give N/s or N/m with N from 1 to 10000, e.g. 5/s"),
+        (("--rate", "0/s"), "bad rate '0/s'"),
+        (("--max-in-flight", "0"), "max in-flight is 1 to 1000 deliveries at once, not 0"),
+        (("--max-in-flight", "1001"), "max in-flight is 1 to 1000 deliveries at once, not 1001"),
+    ],
+)  # fmt: skip
+def test_bad_filters_rates_and_limits_are_one_line_refusals(env, args, message):
+    url = "https://93.184.215.14/h"
+    fails("subscriptions", "add", "--url", url, *args, message=message)
+    assert cli_json("subscriptions", "list") == []
+    sub_id = cli_json("subscriptions", "add", "--url", url)["id"]
+    fails("subscriptions", "update", sub_id, *args, message=message)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--filter", "data", "--no-filter"),
+        ("--rate", "5/s", "--no-rate"),
+        ("--max-in-flight", "3", "--no-max-in-flight"),
+    ],
+)
+def test_an_option_and_its_no_form_together_are_a_usage_error(env, args):
+    result = cli("subscriptions", "update", "sub_x", *args, ok=False)
+    assert result.exit_code == 2
+    said = " ".join(result.stderr.replace("│", " ").split())  # rich draws it in a box
+    assert f"give {args[0]} or --no-{args[0][2:]}, not both" in said
+
+
+def test_the_no_form_usage_error_is_one_line_from_the_program():
+    line = usage_error("subscriptions", "update", "sub_x", "--rate", "5/s", "--no-rate")
+    assert "give --rate or --no-rate, not both" in line
+
+
 def test_loopback_http_is_allowed_only_against_an_emulator(env, monkeypatch):
     cli("subscriptions", "add", "--url", "http://127.0.0.1:9/hooks")
     monkeypatch.delenv("HOOKHAVEN_ENDPOINT_URL")
@@ -419,6 +512,42 @@ def test_send_events_show_and_replay(env, local_api, dispatch):
         assert inventory.received[1].body == first.body
     fails("replay", event_id, "--subscription", "sub_other", message="was not for subscription")
     fails("events", "show", "evt_missing", message="no event with id evt_missing")
+
+
+def test_events_show_says_which_subscriptions_the_event_matched(
+    env, local_api, dispatch, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "200")  # lines unwrapped
+    cli("sources", "add", "bookhaven", "--kind", "standard")
+    with Subscriber() as big_orders, Subscriber() as signed_books:
+        big = cli_json(
+            "subscriptions", "add", "--url", big_orders.url, "--filter", "data.total > `100`"
+        )
+        signed = cli_json(
+            "subscriptions", "add", "--url", signed_books.url,
+            "--filter", "contains(data.tags, 'signed')",
+        )  # fmt: skip
+        sent = cli_json(
+            "send", "bookhaven", "--type", "order.created", "--url", local_api,
+            "--data", '{"order": "BH-7", "total": 240, "tags": ["gift"]}',
+        )  # fmt: skip
+        nobody = cli_json(
+            "send", "bookhaven", "--type", "order.created", "--url", local_api,
+            "--data", '{"order": "BH-8", "total": 12, "tags": []}',
+        )  # fmt: skip
+        assert dispatch().failed == set()
+        assert [r.headers["webhook-id"] for r in big_orders.received] == [sent["id"]]
+        assert signed_books.received == []
+
+    story = cli_json("events", "show", sent["id"])
+    assert story["matched"] == [big["id"]]
+    assert [entry["subscription_id"] for entry in story["subscriptions"]] == [big["id"]]
+    text = cli("events", "show", sent["id"]).stdout
+    assert f"matched 1 subscription: {big['id']}" in text
+    assert signed["id"] not in text
+    assert cli_json("events", "show", nobody["id"])["matched"] == []
+    text = cli("events", "show", nobody["id"]).stdout
+    assert "matched no subscription (by source, event type and filter): nothing queued" in text
 
 
 def test_replay_several_events_or_what_a_window_did_not_deliver(env, local_api, dispatch):

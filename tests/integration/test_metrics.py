@@ -111,6 +111,7 @@ def test_receiver_emits_counts_by_outcome_and_rejections_by_reason(
     assert sum(values_of(metrics, telemetry.EVENTS_RECEIVED)) == 5
     assert values_of(metrics, telemetry.EVENTS_ACCEPTED) == [1]
     assert values_of(metrics, telemetry.FAN_OUT_SIZE) == [2]
+    assert values_of(metrics, telemetry.FILTER_ERRORS) == []  # only when a filter fails
     assert values_of(metrics, telemetry.EVENTS_DUPLICATE) == [1]
     for reason in ("invalid_signature", "unknown_source", "bad_request"):
         assert values_of(metrics, telemetry.EVENTS_REJECTED, reason=reason) == [1], reason
@@ -139,6 +140,24 @@ def test_receiver_counts_oversized_bodies_and_bugs_as_rejections(
     assert_in_catalog(metrics)
     assert values_of(metrics, telemetry.EVENTS_REJECTED, reason="payload_too_large") == [1]
     assert values_of(metrics, telemetry.EVENTS_REJECTED, reason="internal_error") == [1]
+
+
+def test_receiver_counts_filters_that_fail_to_evaluate(
+    aws, receiver_function, load_event, lambda_context, capsys
+):
+    add_source(aws, "bookhaven", "standard")
+    add_subscription(aws, filter="length(data.total) > `1`")  # length() of a number: an error
+    add_subscription(aws, filter="abs(type) > `1`")  # abs() of a string: an error
+    add_subscription(aws, filter="data.nothing")  # null: no match, no error
+    add_subscription(aws)
+    event = signed(load_event("http/standard_order_created"), "standard", time.time())
+    capsys.readouterr()
+    assert call(receiver_function, event, lambda_context) == 202
+
+    metrics = emitted(capsys.readouterr().out)
+    assert_in_catalog(metrics)
+    assert values_of(metrics, telemetry.FILTER_ERRORS) == [2]
+    assert values_of(metrics, telemetry.FAN_OUT_SIZE) == [1]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from hookhaven.signatures import new_standard_secret
 from tests.conftest import function_logs
 from tests.integration import helpers
 from tests.integration.helpers import add_source
-from tests.providers import SECRETS, signed
+from tests.providers import SECRETS, signature_headers, signed
 
 SAMPLES = {
     "standard": ("standard_order_created", "bookhaven", "order.created"),
@@ -194,6 +194,92 @@ def test_event_matching_no_subscription_is_still_recorded(
     record = DynamoEventStore(boto3.client("dynamodb"), aws.events_table).get_event(body["id"])
     assert record is not None
     assert record.subscriptions == ()
+
+
+def order_event(load_event, data: dict[str, Any], msg_id: str) -> dict[str, Any]:
+    """A Book Haven order, as the shop's Standard Webhooks request, signed now."""
+    event = load_event("http/standard_order_created")
+    event["body"] = json.dumps({"type": "order.created", "data": data})
+    event["headers"]["webhook-id"] = msg_id
+    headers = signature_headers("standard", SECRETS["standard"], event["body"].encode(),
+                                time.time(), msg_id=msg_id)  # fmt: skip
+    event["headers"].update(headers)
+    return event
+
+
+def test_three_filtered_subscriptions_each_get_only_their_events(
+    aws, receiver_function, load_event, lambda_context
+):
+    add_source(aws, "bookhaven", "standard")
+    big = helpers.add_subscription(aws, filter="data.total > `100`").id
+    signed_books = helpers.add_subscription(aws, filter="contains(data.tags, 'signed')").id
+    to_france = helpers.add_subscription(aws, filter="data.address.country == 'FR'").id
+    everything = helpers.add_subscription(aws).id
+    orders = {
+        "big": {"total": 240, "tags": [], "address": {"country": "GB"}},
+        "signed": {"total": 20, "tags": ["signed", "gift"], "address": {"country": "GB"}},
+        "france": {"total": 30, "tags": ["gift"], "address": {"country": "FR"}},
+        "all three": {"total": 150, "tags": ["signed"], "address": {"country": "FR"}},
+        "none": {"total": 0, "tags": []},  # no address at all: the country is null
+    }
+    ids = {}
+    for n, (name, data) in enumerate(orders.items()):
+        status, body = call(
+            receiver_function, order_event(load_event, data, f"msg_{n}"), lambda_context
+        )
+        assert status == 202, body
+        ids[name] = body["id"]
+
+    got: dict[str, set[str]] = {}
+    for message in queued(aws):
+        got.setdefault(message.subscription_id, set()).add(message.event_id)
+    assert got == {
+        big: {ids["big"], ids["all three"]},
+        signed_books: {ids["signed"], ids["all three"]},
+        to_france: {ids["france"], ids["all three"]},
+        everything: set(ids.values()),
+    }
+    events = DynamoEventStore(boto3.client("dynamodb"), aws.events_table)
+    for name, event_id in ids.items():
+        record = events.get_event(event_id)
+        assert record is not None
+        expected = {s for s, received in got.items() if event_id in received}
+        assert set(record.subscriptions) == expected, name
+
+
+def test_a_body_that_is_not_json_reaches_only_subscriptions_without_a_filter(
+    aws, receiver_function, load_event, lambda_context
+):
+    add_source(aws, "courier", "hmac")
+    unfiltered = helpers.add_subscription(aws).id
+    helpers.add_subscription(aws, filter="`true`")  # even an always-true filter needs JSON
+    event = load_event("http/hmac_shipment_dispatched")
+    event["headers"]["content-type"] = "application/octet-stream"
+    event["body"] = base64.b64encode(b"\xff\xfe not JSON").decode()
+    event["isBase64Encoded"] = True
+    status, body = call(receiver_function, signed(event, "hmac", time.time()), lambda_context)
+    assert status == 202, body
+    assert [m.subscription_id for m in queued(aws)] == [unfiltered]
+
+
+def test_a_filter_that_fails_misses_the_event_with_a_warning_naming_the_subscription(
+    aws, receiver_function, load_event, lambda_context
+):
+    add_source(aws, "bookhaven", "standard")
+    broken = helpers.add_subscription(aws, filter="length(data.total) > `1`").id
+    fine = helpers.add_subscription(aws, filter="data.total > `1`").id
+    with function_logs() as logs:
+        status, body = call(
+            receiver_function, order_event(load_event, {"total": 424242}, "msg_x"), lambda_context
+        )
+    assert status == 202, body
+    assert [m.subscription_id for m in queued(aws)] == [fine]
+    lines = [json.loads(line) for line in logs.getvalue().splitlines() if line.startswith("{")]
+    (warning,) = [line for line in lines if line.get("subscription_id") == broken]
+    assert warning["level"] == "WARNING"
+    assert warning["error"] == "JMESPathTypeError"
+    assert warning["correlation_id"] == body["id"]
+    assert "424242" not in logs.getvalue()  # the body's values are never logged
 
 
 def test_binary_body_arrives_base64_and_is_kept_byte_for_byte(

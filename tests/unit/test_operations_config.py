@@ -164,6 +164,77 @@ def test_updating_enabling_disabling_and_rotating_a_subscription():
         ops.set_enabled(store, sub.id, enabled=True, now=NOW)
 
 
+URL = "https://93.184.215.14/hooks"
+
+
+def test_a_subscription_is_added_with_a_filter_a_rate_and_a_max_in_flight():
+    store = MemoryConfig()
+    added = ops.add_subscription(
+        store,
+        url=URL,
+        filter="data.total > `100`",
+        rate="300/m",
+        max_in_flight=4,
+        now=NOW,
+    ).subscription
+    assert added.filter == "data.total > `100`"
+    assert added.rate is not None
+    assert (added.rate.count, added.rate.per_seconds, str(added.rate)) == (300, 60, "300/m")
+    assert added.max_in_flight == 4
+    assert store.subscriptions[added.id] == added
+    plain = ops.add_subscription(store, url=URL, now=NOW).subscription
+    assert (plain.filter, plain.rate, plain.max_in_flight) == (None, None, None)
+
+
+def test_filter_rate_and_max_in_flight_are_changed_and_cleared_one_by_one():
+    store = MemoryConfig()
+    sub = ops.add_subscription(store, url=URL, now=NOW).subscription
+    changed = ops.update_subscription(
+        store, sub.id, filter="contains(data.tags, 'signed')", rate="5/s", now=NOW + 1
+    )
+    assert (changed.filter, str(changed.rate), changed.max_in_flight) == (
+        "contains(data.tags, 'signed')",
+        "5/s",
+        None,
+    )
+    changed = ops.update_subscription(store, sub.id, max_in_flight=1000, now=NOW + 2)
+    assert (str(changed.rate), changed.max_in_flight) == ("5/s", 1000)  # the rest stays
+    cleared = ops.update_subscription(store, sub.id, clear=("filter",), now=NOW + 3)
+    assert (cleared.filter, str(cleared.rate), cleared.max_in_flight) == (None, "5/s", 1000)
+    cleared = ops.update_subscription(store, sub.id, clear=("rate", "max_in_flight"), now=NOW + 4)
+    assert (cleared.filter, cleared.rate, cleared.max_in_flight) == (None, None, None)
+    assert store.subscriptions[sub.id] == cleared
+    with pytest.raises(OperationError, match="not both"):
+        ops.update_subscription(store, sub.id, filter="a", clear=("filter",), now=NOW)
+    with pytest.raises(OperationError, match="cannot clear url"):
+        ops.update_subscription(store, sub.id, clear=("url",), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"filter": "data.total >"}, "bad filter: Invalid jmespath expression: Incomplete"),
+        ({"filter": "lenght(data.items)"}, r"bad filter: Unknown function: lenght\(\)"),
+        ({"filter": "x" * 1025}, "bad filter: a filter is at most 1024 characters"),
+        ({"filter": ""}, "may not be empty"),
+        ({"rate": "5/h"}, r"bad rate '5/h': give N/s or N/m .* e.g. 5/s or 300/m"),
+        ({"rate": "0/s"}, r"bad rate '0/s': give N/s or N/m with N from 1 to 10000"),
+        ({"rate": "fast"}, "bad rate 'fast'"),
+        ({"max_in_flight": 0}, "max in-flight is 1 to 1000 deliveries at once, not 0"),
+        ({"max_in_flight": 1001}, "max in-flight is 1 to 1000 deliveries at once, not 1001"),
+    ],
+)
+def test_bad_filters_rates_and_limits_are_refused_before_anything_is_saved(given, message):
+    store = MemoryConfig()
+    with pytest.raises(OperationError, match=message):
+        ops.add_subscription(store, url=URL, now=NOW, **given)
+    assert store.subscriptions == {}
+    sub = ops.add_subscription(store, url=URL, now=NOW).subscription
+    with pytest.raises(OperationError, match=message):
+        ops.update_subscription(store, sub.id, now=NOW + 1, **given)
+    assert store.subscriptions[sub.id] == sub
+
+
 def _signatures(subscription, now: float) -> list[str]:
     message = DeliveryMessage(
         event_id="evt_1",
