@@ -62,8 +62,9 @@ IN_INVOCATION_WAIT_SECONDS = 1.0
 LEASE_MARGIN_SECONDS = 10
 #: Held for max_in_flight: hidden one second more on each such receive, up to this.
 MAX_IN_FLIGHT_HOLD_SECONDS = 30
-#: Held while a probe is in flight: back when it must have ended, plus a little.
-PROBE_SETTLE_SECONDS = 2
+#: Held while a probe is in flight: back this soon (plus up to as much again), to see
+#: whether it closed the circuit.
+PROBE_SETTLE_SECONDS = 3
 
 
 class Hold(StrEnum):
@@ -169,7 +170,7 @@ class Disabler(Protocol):
 
 @dataclass(frozen=True)
 class ControlSettings:
-    failure_threshold: int = 5
+    failure_threshold: int = 20
     probe_seconds: int = 30
     probe_max_seconds: int = 3600
     disable_after_seconds: int = 5 * 86400
@@ -288,8 +289,10 @@ class DeliveryControl:
         ):
             return None
         if circuit.probing(now) and circuit.probe_lease_until is not None:
-            # A probe is in flight: come back as soon as it must have settled.
-            until = circuit.probe_lease_until + PROBE_SETTLE_SECONDS
+            # A probe is in flight: most answer within a second or two, so look again
+            # shortly (never later than its lease runs out), spread a little.
+            until = min(circuit.probe_lease_until, now + PROBE_SETTLE_SECONDS)
+            until += self._rng.uniform(0, PROBE_SETTLE_SECONDS)
         else:
             interval = circuit.probe_interval or self._settings.probe_seconds
             base = max(circuit.probe_at or now, now + PROBE_SETTLE_SECONDS)

@@ -143,7 +143,7 @@ class RuntimeTunables(BaseModel):
     )
 
     circuit_failure_threshold: int = Field(
-        default=5,
+        default=20,
         ge=1,
         le=1000,
         description="Failed attempts in a row that open a subscription's circuit: its "

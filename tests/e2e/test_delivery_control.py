@@ -1,0 +1,125 @@
+"""Delivery control through the local stack, as a user would: a rate-limited subscriber
+beside an unlimited one during a surge, and a subscriber that is down while orders pour in."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from hookhaven.local.stack import LocalStack
+from tests.e2e.test_local_stack import cli, post_when_known, sample, settle, wait_for
+from tests.providers import raw_body, signature_headers
+from tests.subscribers import Reply, Subscriber
+
+pytestmark = pytest.mark.xdist_group("e2e")
+
+
+def surge(stack: LocalStack, source: str, secret: str, orders: int) -> None:
+    """``orders`` signed order events, 20 at a time, each retried until accepted."""
+    template = sample("standard_order_created")
+    template["rawPath"] = f"/webhooks/{source}"
+
+    def order(number: int) -> int:
+        event = json.loads(json.dumps(template))
+        event["body"] = json.dumps({"type": "order.created", "data": {"order": f"BH-{number}"}})
+        event["headers"].update(
+            signature_headers(
+                "standard", secret, raw_body(event), time.time(), msg_id=f"msg_{source}_{number}"
+            )
+        )
+        deadline = time.time() + 120
+        while True:
+            status, _ = post_when_known(stack, event)
+            if status in (200, 202) or time.time() > deadline:
+                return status
+            time.sleep(1)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(order, range(orders)))
+    assert all(s in (200, 202) for s in statuses)
+
+
+def new_source(name: str) -> str:
+    cli("sources", "add", name, "--kind", "standard")
+    secret: str = cli("sources", "rotate-secret", name, "--keep-old", "0s")["secret"]
+    return secret
+
+
+def most_in_any_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max(sum(1 for t in times if start <= t < start + 1) for start in times)
+
+
+def test_a_rate_limited_subscriber_gets_its_rate_and_the_unlimited_one_is_not_slowed(stack):
+    secret = new_source("signing")
+    with Subscriber() as limited, Subscriber() as unlimited:
+        sub = cli("subscriptions", "add", "--url", limited.url, "--source", "signing",
+                  "--rate", "5/s")  # fmt: skip
+        assert sub["rate"] == "5/s"
+        cli("subscriptions", "add", "--url", unlimited.url, "--source", "signing")
+        settle()
+        started = time.time()
+        surge(stack, "signing", secret, 300)
+        accepted = time.time()
+        wait_for(lambda: len(unlimited.received) >= 300, timeout=120)
+        unlimited_done = time.time()
+        wait_for(lambda: len({r.headers["webhook-id"] for r in limited.received}) == 300, 180)
+        limited_done = time.time()
+    # Every event arrived, once, on its first attempt: waiting spent none.
+    assert len(limited.received) == 300
+    assert {r.headers["hookhaven-attempt"] for r in limited.received} == {"1"}
+    # At most 5 requests in any second, plus the documented burst allowance of one.
+    assert most_in_any_second([r.at for r in limited.received]) <= 5 + 1
+    # 300 at 5/s take a minute; the unlimited subscriber had everything moments after
+    # the last event was accepted, as without a limited neighbour.
+    assert limited_done - started >= 59
+    assert unlimited_done - accepted < 15
+    assert unlimited_done < limited_done - 15
+    # The story of a held delivery says so; the audit finds nothing unaccounted.
+    last = max(limited.received, key=lambda r: r.at).headers["webhook-id"]
+    outcomes = [a["outcome"] for a in _attempts(last, sub["id"])]
+    assert outcomes == ["held", "delivered"]  # the last one waited for its slot in the queue
+    audit = cli("audit", "--since", "1h")
+    assert audit["totals"]["unaccounted"] == 0
+
+
+def _attempts(event_id: str, subscription_id: str) -> list[dict[str, object]]:
+    story = cli("events", "show", event_id)
+    (entry,) = [s for s in story["subscriptions"] if s["subscription_id"] == subscription_id]
+    attempts: list[dict[str, object]] = entry["attempts"]
+    return attempts
+
+
+def test_a_subscriber_that_is_down_gets_probes_not_every_delivery_and_all_after(stack):
+    secret = new_source("outage")
+    healthy = {"now": False}
+    with Subscriber(lambda n: Reply() if healthy["now"] else Reply(503)) as warehouse:
+        sub = cli("subscriptions", "add", "--url", warehouse.url, "--source", "outage")
+        settle()
+        surge(stack, "outage", secret, 500)
+        # Let the circuit open and a few probes fail.
+        wait_for(lambda: cli("subscriptions", "show", sub["id"])["delivery"]["state"] != "closed")
+        time.sleep(15)
+        while_down = len(warehouse.received)
+        shown = cli("subscriptions", "show", sub["id"])["delivery"]
+        assert shown["state"] in ("open", "probing")
+        assert shown["consecutive_failures"] >= stack.tunables.circuit_failure_threshold
+        status = cli("status")
+        assert any(s["subscription_id"] == sub["id"] for s in status["subscriptions_not_flowing"])
+        # The threshold, what was already in flight when it opened, and a few probes:
+        # not 500 deliveries times their attempts.
+        in_flight = stack.pollers * stack.tunables.batch_size
+        assert while_down <= stack.tunables.circuit_failure_threshold + in_flight + 5
+
+        healthy["now"] = True
+        recovered = time.time()
+        wait_for(lambda: len({r.headers["webhook-id"] for r in warehouse.received}) == 500, 120)
+        took = time.time() - recovered
+    # Within the longest probe interval (and its spread) plus the time to drain 500.
+    assert took < stack.tunables.circuit_probe_max_seconds * 1.1 + 60
+    assert cli("subscriptions", "show", sub["id"])["delivery"]["state"] == "closed"
+    audit = cli("audit", "--since", "1h")
+    assert audit["totals"]["unaccounted"] == 0
