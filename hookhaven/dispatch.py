@@ -70,7 +70,11 @@ from hookhaven.retry import (
 )
 from hookhaven.sender import SendResult
 from hookhaven.signatures import standard_signature_header
-from hookhaven.tunables import VISIBILITY_MARGIN_SECONDS, RuntimeTunables
+from hookhaven.tunables import (
+    AWS_CALL_WORST_SECONDS,
+    VISIBILITY_MARGIN_SECONDS,
+    RuntimeTunables,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -370,6 +374,10 @@ class Dispatcher:
             return self._defer(queued, message, seconds=CONTROL_UNAVAILABLE_SECONDS)
         if isinstance(gate, Held):
             return self._hold(attempt, gate)
+        if start_by is not None and self._monotonic() + gate.wait > start_by:
+            # Delivery control's calls took the time left: come back, nothing spent.
+            self._control.release(subscription, gate)
+            return self._defer(queued, message)
         try:
             if gate.wait > 0:
                 self._sleep(gate.wait)  # its rate slot, less than a second away
@@ -382,6 +390,13 @@ class Dispatcher:
             handled = self._classify(attempt, subscription)
         finally:
             self._control.release(subscription, gate)
+        # The attempt is recorded and its retry set: what follows (the circuit's count, an
+        # operational event) runs only if a call with all its retries still fits in the
+        # invocation, which would otherwise be cut short with deliveries it had made.
+        ends = None if start_by is None else start_by + self._settings.delivery_reserve_seconds
+        if ends is not None and self._monotonic() + AWS_CALL_WORST_SECONDS > ends:
+            logger.warning("circuit not told: the invocation is ending", extra=attempt.log_keys())
+            return handled
         return self._settle(attempt, subscription, gate, handled)
 
     def _settle(

@@ -74,8 +74,14 @@ DISPATCHER_AWS_CONNECT_SECONDS = 1
 DISPATCHER_AWS_READ_SECONDS = 2
 #: botocore's standard retry mode waits at most 1 s, then 2 s, between tries.
 DISPATCHER_AWS_BACKOFF_SECONDS = 3
-#: AWS calls a delivery makes once its request is answered: the attempt record, then the
-#: retry delay or the move to the DLQ.
+#: One AWS call of the dispatcher's, every try timing out, with the backoff between them.
+AWS_CALL_WORST_SECONDS = (
+    DISPATCHER_AWS_ATTEMPTS * (DISPATCHER_AWS_CONNECT_SECONDS + DISPATCHER_AWS_READ_SECONDS)
+    + DISPATCHER_AWS_BACKOFF_SECONDS
+)
+#: AWS calls a delivery must make once its request is answered: the attempt record, then
+#: the retry delay or the move to the DLQ. (Telling the circuit breaker and publishing an
+#: operational event come after them, and only while the invocation has time.)
 AWS_CALLS_AFTER_A_REQUEST = 2
 
 
@@ -195,11 +201,7 @@ class RuntimeTunables(BaseModel):
         """How long a delivery may take once started: its request, whole, then its storage
         calls, each with every retry. None starts later than this before its invocation
         ends (the rest come back at once, without spending an attempt)."""
-        per_call = (
-            DISPATCHER_AWS_ATTEMPTS * (DISPATCHER_AWS_CONNECT_SECONDS + DISPATCHER_AWS_READ_SECONDS)
-            + DISPATCHER_AWS_BACKOFF_SECONDS
-        )
-        return self.request_timeout_seconds + AWS_CALLS_AFTER_A_REQUEST * per_call
+        return self.request_timeout_seconds + AWS_CALLS_AFTER_A_REQUEST * AWS_CALL_WORST_SECONDS
 
     @property
     def worst_case_schedule_seconds(self) -> int:

@@ -332,3 +332,28 @@ def test_when_control_state_cannot_be_read_the_delivery_comes_back_unattempted()
     assert handled.keeps_message
     assert w.subscriber.at == []
     assert w.queue.visibility == [("r-1", 5)]
+
+
+def test_a_delivery_whose_control_calls_took_the_time_left_comes_back_unattempted():
+    ticks = iter([0.0, 50.0])  # the start check passes; after the slot, the time is up
+    w = world(subscription={"rate": RateLimit.parse("5/s")})
+    w.dispatcher._monotonic = lambda: next(ticks)
+    handled = w.dispatcher.process(
+        QueuedDelivery("m-1", message(), 1, "r-1", received_at=NOW), start_by=10.0
+    )
+    assert handled.outcome is NotAttempted.DEFERRED
+    assert w.subscriber.at == []
+
+
+def test_the_circuit_is_not_told_when_the_invocation_is_ending():
+    w = world(circuit_failure_threshold=1)
+    w.subscriber.status = 503
+    clock = iter([0.0, 0.0, 60.0])  # start check, after admission, after the request
+    w.dispatcher._monotonic = lambda: next(clock)
+    handled = w.dispatcher.process(
+        QueuedDelivery("m-1", message(), 1, "r-1", received_at=NOW), start_by=10.0
+    )
+    # The attempt is recorded and its retry set; counting the failure would not fit.
+    assert handled.outcome is AttemptOutcome.RETRYING
+    assert w.records(1, AttemptOutcome.RETRYING)
+    assert w.control.circuit("sub_1").failures == 0
