@@ -223,7 +223,10 @@ class LocalStack:
     def _policy(self, role: Role) -> Policy:
         assert self.resources is not None
         policy = Policy(
-            role, self.resources, customer_managed_key=self.tunables.customer_managed_key
+            role,
+            self.resources,
+            customer_managed_key=self.tunables.customer_managed_key,
+            operational_events_bus=self.tunables.operational_events_bus_name,
         )
         self.policies.append(policy)
         return policy
