@@ -389,6 +389,15 @@ class Monitoring(Construct):
                 height=5,
             ),
         )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Operational events: put on the bus by detail type, and failed",
+                left=self._by_dimension(telemetry.OPERATIONAL_EVENTS_PUBLISHED),
+                right=[self.metric(telemetry.OPERATIONAL_EVENTS_FAILED, label="failed")],
+                width=24,
+                height=5,
+            ),
+        )
 
     def _backlog(self, deliveries: sqs.IQueue, dead_letters: sqs.IQueue) -> None:
         self._section("Backlog", "what waits to be delivered")
