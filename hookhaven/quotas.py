@@ -10,6 +10,7 @@ Pure data: no boto3, nothing imported at run time beyond the standard library.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -263,11 +264,17 @@ EVENTBRIDGE_EVENT_PRICE = Quota(
 
 
 def put_events_entry_size(
-    *, source: str, detail_type: str, detail: str | None, resources: tuple[str, ...] = ()
+    *,
+    source: str,
+    detail_type: str,
+    detail: str | None,
+    resources: Sequence[str] = (),
+    time: bool = True,
 ) -> int:
-    """A PutEvents entry's size as EventBridge computes it, with a Time set (eb-putevent-size):
-    14 bytes for Time, and the UTF-8 bytes of Source, DetailType, Detail and each resource."""
-    size = EVENTBRIDGE_ENTRY_TIME_BYTES + len(source.encode()) + len(detail_type.encode())
+    """A PutEvents entry's size as EventBridge computes it (eb-putevent-size): 14 bytes for
+    a Time, and the UTF-8 bytes of Source, DetailType, Detail and each resource."""
+    size = EVENTBRIDGE_ENTRY_TIME_BYTES if time else 0
+    size += len(source.encode()) + len(detail_type.encode())
     size += len(detail.encode()) if detail is not None else 0
     return size + sum(len(resource.encode()) for resource in resources)
 
