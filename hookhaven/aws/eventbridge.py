@@ -40,7 +40,7 @@ def entry(event: OperationalEvent, bus: str) -> dict[str, Any]:
     return {
         "Source": SOURCE,
         "DetailType": str(event.detail_type),
-        "Detail": json.dumps(event.detail, separators=(",", ":"), sort_keys=True),
+        "Detail": json.dumps(event.detail, separators=(",", ":")),
         "Time": datetime.fromtimestamp(at, UTC),
         "EventBusName": bus,
         "Resources": [],

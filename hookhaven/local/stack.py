@@ -345,7 +345,7 @@ def operational_event_line(event: Mapping[str, Any]) -> str:
     ids = " ".join(str(detail[k]) for k in ("subscription_id", "event_id") if detail.get(k))
     why = detail.get("reason") or detail.get("last_failure")
     commands = detail.get("commands") or {}
-    act = next(iter(commands.values()), None)
+    act = commands.get("show") or next(iter(commands.values()), None)
     parts = [
         f"operational event: {event.get('detail-type')}",
         ids,

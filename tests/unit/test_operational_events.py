@@ -364,3 +364,13 @@ def test_the_readme_documents_each_detail_type_and_its_keys():
         for m in re.finditer(r"^\| `([A-Z][\w ]+)` \|[^|]+\| ([^|]+) \|$", section, re.M)
     }
     assert rows == {str(t): keys for t, keys in DOCUMENTED_KEYS.items()}
+
+
+def test_hookhaven_dev_says_each_event_in_one_line_with_the_command_that_shows_it():
+    from hookhaven.local.stack import operational_event_line
+
+    exhausted = every_shape()[3]
+    delivered = {"detail-type": str(exhausted.detail_type), "detail": exhausted.detail}
+    assert operational_event_line(delivered) == (
+        "operational event: Delivery Exhausted sub_3 evt_1 (timeout) -> hookhaven events show evt_1"
+    )
