@@ -69,6 +69,9 @@ class Target(StrEnum):
     BODIES = "bodies"
     #: The config table's customer-managed KMS key (``customer_managed_key``).
     CONFIG_KEY = "config_key"
+    #: The EventBridge bus operational events go to (``operational_events_bus``), by its
+    #: ARN (``quotas.EVENTBRIDGE_BUS_ARN``): that bus only, the default one included.
+    OPERATIONAL_EVENTS_BUS = "operational_events_bus"
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,23 @@ _ECHO = (
 )
 
 
-def grants(role: Role, *, customer_managed_key: bool) -> tuple[Grant, ...]:
+#: The dispatcher's, while operational events are on.
+OPERATIONAL_EVENTS = Grant(
+    ("events:PutEvents",),
+    Target.OPERATIONAL_EVENTS_BUS,
+    "operational events (circuit opened or closed, subscription disabled, delivery exhausted)",
+)
+
+
+def grants(
+    role: Role, *, customer_managed_key: bool, operational_events: bool = False
+) -> tuple[Grant, ...]:
     """Everything ``role`` may do; with the config table under a customer-managed key,
-    the use of that key through DynamoDB too (reads; and writes for the dispatcher)."""
+    the use of that key through DynamoDB too (reads; and writes for the dispatcher); with
+    operational events on, the dispatcher's PutEvents on their bus."""
     base = {Role.RECEIVER: _RECEIVER, Role.DISPATCHER: _DISPATCHER, Role.ECHO: _ECHO}[role]
+    if operational_events and role is Role.DISPATCHER:
+        base = (*base, OPERATIONAL_EVENTS)
     if not customer_managed_key:
         return base
     key_actions = KMS_READ + (KMS_WRITE if role is Role.DISPATCHER else ())

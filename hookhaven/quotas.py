@@ -10,6 +10,7 @@ Pure data: no boto3, nothing imported at run time beyond the standard library.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -225,6 +226,59 @@ CLOUDWATCH_METRIC_MATH_METRICS_MAX = Quota(
 )
 
 
+# --- EventBridge (operational events) ----------------------------------------------------
+
+EVENTBRIDGE_PUT_EVENTS_SIZE_MAX = Quota(
+    1_048_576,
+    "bytes",
+    "The entries of one PutEvents request, measured as EventBridge measures them "
+    "(``put_events_entry_size``), total at most 1 MB (raised from 256 KB in January 2026); "
+    "over it the whole request is refused with a ValidationException.",
+    "Amazon EventBridge User Guide, 'Calculating Amazon EventBridge PutEvents event entry "
+    "size' (eb-putevent-size) and PutEvents in the API Reference (both still say 256 KB); "
+    "AWS Compute Blog, 'More room to build: serverless services now support payloads up to "
+    "1 MB'",
+)
+#: What hookhaven holds one operational event to: the size every region has accepted
+#: since EventBridge began (as ``DELIVERY_MESSAGE_SIZE_MAX`` for queues). An event is a
+#: few hundred bytes of ids; one larger than this is a bug, logged and not sent.
+OPERATIONAL_EVENT_SIZE_MAX = 262_144
+#: Time counts 14 bytes, whatever its value (eb-putevent-size).
+EVENTBRIDGE_ENTRY_TIME_BYTES = 14
+EVENTBRIDGE_PUT_EVENTS_ENTRIES = Quota(
+    10,
+    "entries",
+    "A PutEvents request holds 1 to 10 entries (a ValidationException over it).",
+    "Amazon EventBridge API Reference, PutEvents (Entries: array members 1 to 10); Amazon "
+    "EventBridge User Guide, 'Amazon EventBridge quotas'",
+)
+EVENTBRIDGE_EVENT_PRICE = Quota(
+    1,
+    "US dollars per million events",
+    "Custom events put on a bus cost $1.00 per million, each 64 KB chunk of an event "
+    "counting as one event; events from AWS services on the default bus are free. Not "
+    "verified against AWS's own page here: the figure is the one AWS's pricing page gave "
+    "as of 2026, as quoted by third-party cost guides.",
+    "Amazon EventBridge pricing (aws.amazon.com/eventbridge/pricing)",
+)
+
+
+def put_events_entry_size(
+    *,
+    source: str,
+    detail_type: str,
+    detail: str | None,
+    resources: Sequence[str] = (),
+    time: bool = True,
+) -> int:
+    """A PutEvents entry's size as EventBridge computes it (eb-putevent-size): 14 bytes for
+    a Time, and the UTF-8 bytes of Source, DetailType, Detail and each resource."""
+    size = EVENTBRIDGE_ENTRY_TIME_BYTES if time else 0
+    size += len(source.encode()) + len(detail_type.encode())
+    size += len(detail.encode()) if detail is not None else 0
+    return size + sum(len(resource.encode()) for resource in resources)
+
+
 # --- IAM and KMS: how AWS decides what a function may do --------------------------------
 
 
@@ -285,6 +339,29 @@ HTTP_API_STAGE_THROTTLE = Behaviour(
     "requests per second, burst 5,000).",
     "Amazon API Gateway Developer Guide, 'Throttle requests to your HTTP APIs for better "
     "throughput'; 'Quotas for configuring and running an HTTP API'",
+)
+EVENTBRIDGE_PARTIAL_FAILURE = Behaviour(
+    "PutEvents processes every entry and answers HTTP 200 even when some fail: the "
+    "response's FailedEntryCount counts them, and each failed entry of Entries (in the "
+    "request's order) has an ErrorCode and ErrorMessage instead of an EventId. A caller "
+    "that only catches errors misses them.",
+    "Amazon EventBridge User Guide, 'Sending events with PutEvents' (Handling failures "
+    "with PutEvents); Amazon EventBridge API Reference, PutEvents (FailedEntryCount)",
+)
+EVENTBRIDGE_BUS_NAMES = Behaviour(
+    "An entry's EventBusName is the name or the ARN of a bus; without it the entry goes "
+    "to the account's default bus, named \"default\". A custom bus's name is 1 to 256 of "
+    "A-Z a-z 0-9 . - _ (no '/', which only partner buses have) and cannot be \"default\".",
+    "Amazon EventBridge API Reference, PutEventsRequestEntry (EventBusName) and "
+    "CreateEventBus (Name: length 1-256, pattern [/\\.\\-_A-Za-z0-9]+)",
+)
+EVENTBRIDGE_BUS_ARN = Behaviour(
+    "events:PutEvents is authorized on the event-bus resource "
+    "arn:${Partition}:events:${Region}:${Account}:event-bus/${EventBusName}, the default "
+    "bus included (event-bus/default): a role may be allowed to put on one bus only.",
+    "Service Authorization Reference, 'Actions, resources, and condition keys for Amazon "
+    "EventBridge' (resource type event-bus); AWS SAM Developer Guide, policy template "
+    "EventBridgePutEventsPolicy",
 )
 KMS_KEY_PRICE = Quota(
     1,

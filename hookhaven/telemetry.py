@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from hookhaven.control import Hold
 from hookhaven.dispatch import NotAttempted
 from hookhaven.models import AttemptOutcome
+from hookhaven.operational import DetailType, OperationalEvent
 from hookhaven.retry import FailureClass
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ CIRCUITS_CLOSED = "CircuitsClosed"
 DELIVERY_LATENCY = "DeliveryLatency"
 END_TO_END_LATENCY = "EndToEndLatency"
 ATTEMPTS_PER_DELIVERY = "AttemptsPerDelivery"
+OPERATIONAL_EVENTS_PUBLISHED = "OperationalEventsPublished"  # dimension detail_type
+OPERATIONAL_EVENTS_FAILED = "OperationalEventsFailed"
 #: Powertools' own, with ``capture_cold_start_metric=True``; dimension function_name.
 COLD_START = "ColdStart"
 
@@ -59,6 +62,7 @@ REASON_DIMENSION = "reason"
 OUTCOME_DIMENSION = "outcome"
 HOLD_DIMENSION = "hold"
 FUNCTION_DIMENSION = "function_name"
+DETAIL_TYPE_DIMENSION = "detail_type"
 
 #: Why the receiver did not accept a request, the ``reason`` of EventsRejected.
 REJECTION_REASONS = (
@@ -162,6 +166,20 @@ METRICS: tuple[MetricDefinition, ...] = (
         ATTEMPTS_PER_DELIVERY, MetricUnit.Count, (DISPATCHER,), "attempts a success took"
     ),
     MetricDefinition(
+        OPERATIONAL_EVENTS_PUBLISHED,
+        MetricUnit.Count,
+        (DISPATCHER,),
+        "operational events put on the bus, by detail type",
+        DETAIL_TYPE_DIMENSION,
+        tuple(str(t) for t in DetailType),
+    ),
+    MetricDefinition(
+        OPERATIONAL_EVENTS_FAILED,
+        MetricUnit.Count,
+        (DISPATCHER,),
+        "operational events EventBridge refused or failed (logged with their ids)",
+    ),
+    MetricDefinition(
         COLD_START,
         MetricUnit.Count,
         (RECEIVER, DISPATCHER),
@@ -223,6 +241,30 @@ def count_rejection(metrics: Metrics, reason: str) -> None:
     if reason not in REJECTION_REASONS:
         raise ValueError(f"not a rejection reason: {reason!r}")
     _dimensioned(metrics, EVENTS_REJECTED, REASON_DIMENSION, reason)
+
+
+def count_operational_event(event: OperationalEvent, published: bool) -> None:
+    """One operational event: put on the bus (by detail type), or not (in total).
+
+    Called from the delivery threads, outside the handler's metric set: each is its own
+    EMF blob, written at once, as the dimensioned counts are.
+    """
+    if published:
+        _single(OPERATIONAL_EVENTS_PUBLISHED, (DETAIL_TYPE_DIMENSION, str(event.detail_type)))
+    else:
+        _single(OPERATIONAL_EVENTS_FAILED, None)
+
+
+def _single(name: str, dimension: tuple[str, str] | None) -> None:
+    with single_metric(
+        name=name,
+        unit=BY_NAME[name].unit,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions={SERVICE_DIMENSION: service_name()},
+    ) as metric:
+        if dimension is not None:
+            metric.add_dimension(name=dimension[0], value=dimension[1])
 
 
 def _dimensioned(metrics: Metrics, name: str, dimension: str, value: str) -> None:

@@ -8,6 +8,7 @@ so a value means the same thing on both sides and is validated once, early.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -46,6 +47,12 @@ DELIVERY_MESSAGE_ENVELOPE_BYTES = (
 MAX_INLINE_BODY_BYTES = int(
     (quotas.DELIVERY_MESSAGE_SIZE_MAX - DELIVERY_MESSAGE_ENVELOPE_BYTES) / quotas.BASE64_GROWTH
 )
+#: ``operational_events_bus`` that turns operational events off ("" means the same).
+OPERATIONAL_EVENTS_OFF = "off"
+#: The account's default event bus (``quotas.EVENTBRIDGE_BUS_NAMES``).
+DEFAULT_EVENT_BUS = "default"
+#: A custom event bus's name: 1-256 of these, no "/" (``quotas.EVENTBRIDGE_BUS_NAMES``).
+EVENT_BUS_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,256}")
 #: CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 
@@ -170,6 +177,39 @@ class RuntimeTunables(BaseModel):
         ge=3600,
         description="A subscription with no successful delivery for this long is disabled.",
     )
+
+    operational_events_bus: str = Field(
+        default=DEFAULT_EVENT_BUS,
+        description="The EventBridge bus the dispatcher puts operational events on: "
+        '"default" (the account\'s default bus), another bus of this account by name, or '
+        '"off" (or "") for none.',
+    )
+
+    @field_validator("operational_events_bus", mode="before")
+    @classmethod
+    def _check_bus(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = value.strip()
+        if name.lower() in ("", OPERATIONAL_EVENTS_OFF):
+            return OPERATIONAL_EVENTS_OFF
+        if name.startswith("arn:"):
+            raise ValueError(
+                "name the bus, not its ARN: the dispatcher may put events only on a bus of "
+                "its own account and region"
+            )
+        if not EVENT_BUS_NAME.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not an event bus name: EventBridge allows 1 to 256 letters, "
+                "digits, '.', '-' and '_' (no '/', which only partner buses have)"
+            )
+        return name
+
+    @property
+    def operational_events_bus_name(self) -> str | None:
+        """The bus operational events go to; None when they are off."""
+        bus = self.operational_events_bus
+        return None if bus == OPERATIONAL_EVENTS_OFF else bus
 
     @field_validator("retry_schedule")
     @classmethod

@@ -20,12 +20,15 @@ import boto3
 from botocore.config import Config
 from pydantic import ConfigDict, ValidationError
 
+from hookhaven import telemetry
 from hookhaven.aws.control import DynamoControlStore
 from hookhaven.aws.dynamodb import DynamoConfigStore, DynamoEventStore
+from hookhaven.aws.eventbridge import EventBridgeOperationalEvents
 from hookhaven.aws.s3 import S3BodyStore
 from hookhaven.aws.sqs import SqsDeliveryQueue, SqsQueueControl
 from hookhaven.dispatch import Dispatcher, Poster, SubscriptionCache
 from hookhaven.ingest import Receiver, SourceDirectory
+from hookhaven.operational import NoOperationalEvents, OperationalEvents
 from hookhaven.resources import Resources
 from hookhaven.sender import Sender
 from hookhaven.tunables import (
@@ -39,6 +42,7 @@ from hookhaven.tunables import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -113,11 +117,13 @@ class FunctionSettings(RuntimeTunables):
 
 @dataclass(frozen=True)
 class AwsClients:
-    """The AWS clients a function uses. S3 is made on first use: most events never need it."""
+    """The AWS clients a function uses. S3 and EventBridge are made on first use: most
+    events never need the one, most invocations never publish an operational event."""
 
     dynamodb: DynamoDBClient
     sqs: SQSClient
     s3: Callable[[], S3Client]
+    events: Callable[[], EventBridgeClient]
 
     @classmethod
     def create(
@@ -134,15 +140,17 @@ class AwsClients:
             dynamodb=session.client("dynamodb", **kwargs),
             sqs=session.client("sqs", **kwargs),
             s3=functools.cache(lambda: session.client("s3", **kwargs)),
+            events=functools.cache(lambda: session.client("events", **kwargs)),
         )
 
     def wrapped(self, wrap: Callable[[Any], Any]) -> AwsClients:
         """The same clients seen through ``wrap`` (the local stack's fault injection)."""
-        s3 = self.s3
+        s3, events = self.s3, self.events
         return AwsClients(
             dynamodb=wrap(self.dynamodb),
             sqs=wrap(self.sqs),
             s3=functools.cache(lambda: wrap(s3())),
+            events=functools.cache(lambda: wrap(events())),
         )
 
 
@@ -157,6 +165,16 @@ def build_receiver(settings: FunctionSettings, clients: AwsClients) -> Receiver:
         bodies=S3BodyStore(clients.s3, resources.bodies_bucket),
         queue=SqsDeliveryQueue(clients.sqs, resources.deliveries_queue_url),
         settings=settings,
+    )
+
+
+def operational_events(settings: FunctionSettings, clients: AwsClients) -> OperationalEvents:
+    """Where the dispatcher's operational events go: the configured bus, or nowhere."""
+    bus = settings.operational_events_bus_name
+    if bus is None:
+        return NoOperationalEvents()
+    return EventBridgeOperationalEvents(
+        clients.events, bus, observe=telemetry.count_operational_event
     )
 
 
@@ -182,4 +200,5 @@ def build_dispatcher(
         ),
         settings=settings,
         control=DynamoControlStore(clients.dynamodb, resources.events_table),
+        operational=operational_events(settings, clients),
     )

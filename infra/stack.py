@@ -113,6 +113,7 @@ class HookHavenStack(Stack):
             dead_letter_queue=self.delivery.dead_letter_queue,
             bodies_bucket=self.storage.bodies_bucket,
             config_key=self.storage.config_key,
+            operational_events_bus=tunables.operational_events_bus_name,
         )
         grant_role(self.ingest.receiver, Role.RECEIVER, targets)
         grant_role(self.delivery.dispatcher, Role.DISPATCHER, targets)

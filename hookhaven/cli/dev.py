@@ -56,6 +56,8 @@ def dev(
         tunables=tunables,
         verbose=verbose,
         aws_failure_rate=chaos_aws_failure_rate,
+        watch_operational_events=True,
+        say=lambda line: print(line, flush=True),
     )
     try:
         stack.start()
@@ -74,6 +76,12 @@ def dev(
                 " (--fast-retries)" if fast_retries else " (as deployed; --fast-retries to shorten)"
             ),
         ]
+        bus = tunables.operational_events_bus_name
+        lines.append(
+            f"  operational events on bus {bus}, printed here as they arrive"
+            if bus
+            else "  operational events off (operational_events_bus)"
+        )
         if demo:
             subscribers = demo_subscribers(say=lambda line: print(line, flush=True))
             secret = demo_setup(stack, DEMO_SOURCE, subscribers)

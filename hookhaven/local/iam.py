@@ -16,6 +16,9 @@ a write to another partition, a Scan, a DeleteItem. Judged as AWS documents it
   SQS batch calls as their single action.
 - With the config table under the customer-managed key, each use of the table needs
   ``kms:Decrypt`` on the key too.
+- ``events:PutEvents`` entry by entry, on the bus each names (by name or ARN; none: the
+  default bus), allowed only on the bus of ``operational_events_bus``
+  (``quotas.EVENTBRIDGE_BUS_ARN``).
 
 What IAM would refuse and the code does is a bug: every refusal is also kept in
 ``denied``, which the tests check is empty.
@@ -66,6 +69,7 @@ _ERRORS = {
     "dynamodb": ("AccessDeniedException", 400),
     "sqs": ("AccessDenied", 403),
     "s3": ("AccessDenied", 403),
+    "events": ("AccessDeniedException", 400),
 }
 _SQS_ACTIONS = {
     "SendMessageBatch": "SendMessage",
@@ -168,6 +172,8 @@ class Policy:
     role: Role
     resources: Resources
     customer_managed_key: bool
+    #: The bus operational events go to (``Tunables.operational_events_bus_name``); None: off.
+    operational_events_bus: str | None = None
     grants: tuple[Grant, ...] = ()
     denied: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -175,7 +181,9 @@ class Policy:
     def __post_init__(self) -> None:
         if not self.grants:
             self.grants = permissions.grants(
-                self.role, customer_managed_key=self.customer_managed_key
+                self.role,
+                customer_managed_key=self.customer_managed_key,
+                operational_events=self.operational_events_bus is not None,
             )
 
     # --- hooking clients -------------------------------------------------------------
@@ -212,6 +220,11 @@ class Policy:
             found = [self._sqs(operation, params)]
         elif service == "s3":
             found = [self._s3(operation, params)]
+        elif service == "events" and operation == "PutEvents":
+            found = [
+                Request("events:PutEvents", self._bus(entry.get("EventBusName")))
+                for entry in params.get("Entries", [])
+            ]
         else:
             found = [Request(f"{service}:{operation}", None)]
         if self.customer_managed_key:
@@ -304,6 +317,15 @@ class Policy:
     def _queues(self) -> Iterable[str]:
         urls = (self.resources.deliveries_queue_url, self.resources.dead_letter_queue_url)
         return [url for url in urls if url]
+
+    def _bus(self, name_or_arn: str | None) -> Target | None:
+        """The grant's target when the entry names the operational events bus (an entry
+        without a bus goes to the default one)."""
+        bus = self.operational_events_bus
+        named = name_or_arn or "default"
+        if bus is not None and (named == bus or named.endswith(f":event-bus/{bus}")):
+            return Target.OPERATIONAL_EVENTS_BUS
+        return None
 
     def _s3(self, operation: str, params: Mapping[str, Any]) -> Request:
         inside = params.get("Bucket") == self.resources.bodies_bucket and str(

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hookhaven.operational import SOURCE
 from hookhaven.resources import (
     CONFIG_TABLE,
     EVENTS_TABLE,
@@ -18,6 +19,7 @@ from hookhaven.tunables import Tunables
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
@@ -29,6 +31,9 @@ class LocalNames:
     deliveries_queue: str = "hookhaven-deliveries"
     dead_letter_queue: str = "hookhaven-dlq"
     bodies_bucket: str = "hookhaven-bodies"
+    #: Locally, a rule on the operational events bus sends every hookhaven event here.
+    operational_events_rule: str = "hookhaven-operational-events"
+    operational_events_queue: str = "hookhaven-operational-events"
 
 
 def create_table(client: DynamoDBClient, name: str, shape: TableShape) -> None:
@@ -115,3 +120,29 @@ def provision(
         dead_letter_queue_url=dlq_url,
         bodies_bucket=names.bodies_bucket,
     )
+
+
+def provision_operational_events(
+    *, events: EventBridgeClient, sqs: SQSClient, bus: str, names: LocalNames | None = None
+) -> str:
+    """The bus (unless it is the default one, which always exists) and a rule on it that
+    sends every operational event (source ``hookhaven``) to a queue, as an operator's rule
+    would send them to e-mail or Slack; the queue's URL."""
+    names = names or LocalNames()
+    if bus != "default":
+        events.create_event_bus(Name=bus)
+    url = sqs.create_queue(QueueName=names.operational_events_queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(
+        Name=names.operational_events_rule,
+        EventBusName=bus,
+        EventPattern=json.dumps({"source": [SOURCE]}),
+    )
+    events.put_targets(
+        Rule=names.operational_events_rule,
+        EventBusName=bus,
+        Targets=[{"Id": "local-queue", "Arn": arn}],
+    )
+    return url

@@ -3,7 +3,8 @@
 The receiver and dispatcher are the same handlers Lambda runs, built through
 ``hookhaven.wiring`` with the local resources and clients pointed at the emulator.
 The emulator holds the stack's tables, queues (same redrive policy) and bucket,
-created from the shapes the CDK constructs use.
+created from the shapes the CDK constructs use; and, while operational events are on,
+their bus with a rule sending them to a queue, which ``hookhaven dev`` prints from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from hookhaven.local.chaos import FlakyClient
 from hookhaven.local.emulator import compat
 from hookhaven.local.iam import Policy
 from hookhaven.local.poller import QueuePoller
-from hookhaven.local.provision import provision
+from hookhaven.local.provision import provision, provision_operational_events
 from hookhaven.permissions import Role
 from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
@@ -100,6 +101,7 @@ class LocalStack:
         pollers: int = 2,
         verbose: bool = False,
         aws_failure_rate: float = 0.0,
+        watch_operational_events: bool = False,
         say: Callable[[str], None] = print,
     ) -> None:
         self.api_port = api_port
@@ -109,8 +111,12 @@ class LocalStack:
         #: Chaos: this share of the receiver's AWS calls fail with throttling errors.
         self.aws_failure_rate = aws_failure_rate
         self.verbose = verbose
+        #: Say each operational event as it reaches the local rule's queue (``hookhaven dev``).
+        self.watch_operational_events = watch_operational_events
         self.say = say
         self.resources: Resources | None = None
+        #: The queue the local rule sends operational events to; None while they are off.
+        self.operational_events_queue_url: str | None = None
         self.api: LocalApi | None = None
         self.receiver: ReceiverFunction | None = None
         #: One dispatcher per poller: each its own execution environment.
@@ -167,6 +173,13 @@ class LocalStack:
             s3=session.client("s3", endpoint_url=self.aws_url),
             tunables=self.tunables,
         )
+        bus = self.tunables.operational_events_bus_name
+        if bus is not None:
+            self.operational_events_queue_url = provision_operational_events(
+                events=session.client("events", endpoint_url=self.aws_url),
+                sqs=session.client("sqs", endpoint_url=self.aws_url),
+                bus=bus,
+            )
         settings = wiring.FunctionSettings.of(self.tunables, self.resources, allow_loopback=True)
         for function_logger in (receiver.logger, dispatcher.logger):
             self._quiet_logs(function_logger)
@@ -225,12 +238,24 @@ class LocalStack:
             )
             thread.start()
             self._threads.append(thread)
+        if self.watch_operational_events and self.operational_events_queue_url:
+            watcher = threading.Thread(
+                target=self._watch,
+                args=(session.client("sqs", endpoint_url=self.aws_url),),
+                name="operational-events",
+                daemon=True,
+            )
+            watcher.start()
+            self._threads.append(watcher)
         return self
 
     def _policy(self, role: Role) -> Policy:
         assert self.resources is not None
         policy = Policy(
-            role, self.resources, customer_managed_key=self.tunables.customer_managed_key
+            role,
+            self.resources,
+            customer_managed_key=self.tunables.customer_managed_key,
+            operational_events_bus=self.tunables.operational_events_bus_name,
         )
         self.policies.append(policy)
         return policy
@@ -281,6 +306,27 @@ class LocalStack:
             if result.error is not None:
                 self.say(f"dispatcher raised; the batch stays queued: {result.error!r}")
 
+    def _watch(self, sqs: Any) -> None:
+        """Say each operational event the local rule queued, once, in one line."""
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=self.operational_events_queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                ).get("Messages", [])
+                for message in messages:
+                    self.say(operational_event_line(json.loads(message["Body"])))
+                    sqs.delete_message(
+                        QueueUrl=self.operational_events_queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                    )
+            except Exception as error:  # the emulator going away on shutdown, mostly
+                if self._stop.is_set():
+                    return
+                self.say(f"operational events: {error}")
+                time.sleep(1)
+
     def stop(self) -> None:
         """Pollers first (each finishes its batch), then the API, then the emulator: nothing
         is left talking to an emulator that is gone."""
@@ -297,6 +343,23 @@ class LocalStack:
                 self._moto.kill()
         while self._restore:
             self._restore.pop()()
+
+
+def operational_event_line(event: Mapping[str, Any]) -> str:
+    """One line for an operational event as EventBridge delivered it: what happened, to
+    which subscription or event, why, and the first command that acts on it."""
+    detail = event.get("detail") or {}
+    ids = " ".join(str(detail[k]) for k in ("subscription_id", "event_id") if detail.get(k))
+    why = detail.get("reason") or detail.get("last_failure")
+    commands = detail.get("commands") or {}
+    act = commands.get("show") or next(iter(commands.values()), None)
+    parts = [
+        f"operational event: {event.get('detail-type')}",
+        ids,
+        f"({why})" if why else "",
+        f"-> {act}" if act else "",
+    ]
+    return " ".join(part for part in parts if part)
 
 
 def _die_with_parent() -> None:

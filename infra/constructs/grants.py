@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aws_cdk import Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -32,12 +33,21 @@ class GrantTargets:
     bodies_bucket: s3.IBucket
     #: None when the config table is under the AWS-managed key.
     config_key: kms.IKey | None
+    #: The name of the bus operational events go to; None when they are off.
+    operational_events_bus: str | None = None
 
     def arn(self, target: Target) -> str:
         if target is Target.CONFIG_KEY:
             if self.config_key is None:
                 raise ValueError("the config table has no customer-managed key to grant")
             return self.config_key.key_arn
+        if target is Target.OPERATIONAL_EVENTS_BUS:
+            if self.operational_events_bus is None:
+                raise ValueError("operational events are off: there is no bus to grant")
+            # arn:<partition>:events:<region>:<account>:event-bus/<name> (this account's).
+            return Stack.of(self.config_table).format_arn(
+                service="events", resource="event-bus", resource_name=self.operational_events_bus
+            )
         return {
             Target.CONFIG_TABLE: lambda: self.config_table.table_arn,
             Target.EVENTS_TABLE: lambda: self.events_table.table_arn,
@@ -76,7 +86,11 @@ def conditions(grant: Grant) -> dict[str, dict[str, Any]]:
 
 def grant_role(principal: iam.IGrantable, role: Role, targets: GrantTargets) -> None:
     """Give ``principal`` exactly what ``role`` may do."""
-    for grant in permissions.grants(role, customer_managed_key=targets.config_key is not None):
+    for grant in permissions.grants(
+        role,
+        customer_managed_key=targets.config_key is not None,
+        operational_events=targets.operational_events_bus is not None,
+    ):
         iam.Grant.add_to_principal(
             grantee=principal,
             actions=list(grant.actions),

@@ -391,6 +391,15 @@ class Monitoring(Construct):
                 height=5,
             ),
         )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Operational events: put on the bus by detail type, and failed",
+                left=self._by_dimension(telemetry.OPERATIONAL_EVENTS_PUBLISHED),
+                right=[self.metric(telemetry.OPERATIONAL_EVENTS_FAILED, label="failed")],
+                width=24,
+                height=5,
+            ),
+        )
 
     def _control(self) -> None:
         self._section(

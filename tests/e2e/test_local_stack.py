@@ -260,3 +260,50 @@ def test_filtered_subscriptions_each_receive_only_their_orders(stack):
     for name, event_id in sent.items():
         matched = cli("events", "show", event_id)["matched"]
         assert matched == ([subscriptions[name]] if name in subscriptions else []), name
+
+
+def test_an_operational_event_from_a_local_dispatcher_reaches_the_local_rule_once(
+    stack: LocalStack,
+):
+    """Published by a dispatcher the local stack built (through its wired publisher, with
+    its role's grants enforced), put on the emulator's bus and sent by the local rule to
+    its queue: once. moto runs a bus's rules inside PutEvents, so the message is queued
+    by the time the publish returns."""
+    from hookhaven.local.stack import local_session, operational_event_line
+    from hookhaven.operational import circuit_opened
+
+    subscription_id = f"sub_local_{time.time_ns()}"
+    now = time.time()
+    publisher = stack.dispatchers[0].dispatcher._operational
+    publisher.publish(
+        circuit_opened(
+            subscription_id,
+            at=now,
+            url_host="127.0.0.1",
+            consecutive_failures=5,
+            last_failure="connection",
+            next_probe_at=now + 60,
+        )
+    )
+
+    assert stack.operational_events_queue_url is not None
+    sqs = local_session().client("sqs", endpoint_url=stack.aws_url)
+    found = []
+    while messages := sqs.receive_message(
+        QueueUrl=stack.operational_events_queue_url, MaxNumberOfMessages=10
+    ).get("Messages", []):
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(
+                QueueUrl=stack.operational_events_queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+            )
+    ours = [e for e in found if e["detail"].get("subscription_id") == subscription_id]
+    assert len(ours) == 1
+    (event,) = ours
+    assert event["source"] == "hookhaven"
+    assert event["detail-type"] == "Subscription Circuit Opened"
+    assert operational_event_line(event) == (
+        f"operational event: Subscription Circuit Opened {subscription_id} (connection) "
+        f"-> hookhaven subscriptions show {subscription_id}"
+    )

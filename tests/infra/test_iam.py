@@ -50,6 +50,14 @@ def grants(
 
 
 XRAY = grants(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*")
+
+
+def event_bus(name: str) -> str:
+    """A bus of the stack's own account and region, as IAM names it."""
+    return f"arn:${{AWS::Partition}}:events:${{AWS::Region}}:${{AWS::AccountId}}:event-bus/{name}"
+
+
+OPERATIONAL_EVENTS = grants(["events:PutEvents"], event_bus("default"))
 KEY_READ = grants(["kms:Decrypt", "kms:DescribeKey"], "ConfigKey")
 KEY_WRITE = grants(
     [
@@ -104,6 +112,7 @@ DISPATCHER_GRANTS = (
         "DeliveriesQueue",
     )
     | grants(["sqs:SendMessage"], "DeadLetterQueue")
+    | OPERATIONAL_EVENTS
     | XRAY
 )
 
@@ -142,6 +151,8 @@ def _resource(value: Any, names: dict[str, str]) -> str:
         return "*"
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return names[value["Fn::GetAtt"][0]]
+    if isinstance(value, dict) and str(value.get("Ref", "")).startswith("AWS::"):
+        return "${" + value["Ref"] + "}"  # a pseudo parameter: the stack's partition, region...
     if isinstance(value, dict) and "Fn::Join" in value:
         return "".join(_resource(part, names) for part in value["Fn::Join"][1])
     if isinstance(value, str):
@@ -205,6 +216,20 @@ def test_without_the_customer_managed_key_no_function_is_granted_a_key(synth):
     assert granted(template, RECEIVER) == RECEIVER_GRANTS
     assert granted(template, DISPATCHER) == DISPATCHER_GRANTS
     assert granted(template, ECHO) == ECHO_GRANTS
+
+
+def test_with_operational_events_off_no_function_may_put_events(synth):
+    for off in ("off", ""):
+        template = synth(operational_events_bus=off, customer_managed_key=False)[1]
+        assert granted(template, DISPATCHER) == DISPATCHER_GRANTS - OPERATIONAL_EVENTS
+        assert granted(template, RECEIVER) == RECEIVER_GRANTS
+
+
+def test_operational_events_may_go_to_the_named_bus_only(synth):
+    template = synth(operational_events_bus="ops-alerts", customer_managed_key=False)[1]
+    puts = {g for g in granted(template, DISPATCHER) if g[0].startswith("events:")}
+    assert puts == grants(["events:PutEvents"], event_bus("ops-alerts"))
+    assert not [g for g in granted(template, RECEIVER) if g[0].startswith("events:")]
 
 
 @pytest.mark.parametrize("handler", [RECEIVER, DISPATCHER])

@@ -77,7 +77,12 @@ def make_dispatcher(
         *, allow_loopback: bool = True, sender: Poster | None = None, **changes: Any
     ) -> DispatcherFunction:
         settings = function_settings(tunables, aws, allow_loopback=allow_loopback, **changes)
-        policy = Policy(Role.DISPATCHER, aws, customer_managed_key=tunables.customer_managed_key)
+        policy = Policy(
+            Role.DISPATCHER,
+            aws,
+            customer_managed_key=tunables.customer_managed_key,
+            operational_events_bus=settings.operational_events_bus_name,
+        )
         iam_policies.append(policy)
         clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings)).wrapped(
             policy.attach

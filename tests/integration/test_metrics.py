@@ -230,3 +230,39 @@ def test_dispatcher_emits_success_latency_and_failures_by_outcome_class(
     latencies = values_of(metrics, telemetry.DELIVERY_LATENCY)
     assert len(latencies) >= 4  # every attempt that got an answer or timed out
     assert all(value >= 0 for value in latencies)
+
+
+def test_the_dispatcher_counts_operational_events_published_and_failed(
+    aws, dispatcher_function, make_dispatcher, capsys
+):
+    """Published through the dispatcher as wired (the dispatcher logic that decides when
+    to publish is not under test here): one count per event, by detail type, and one
+    OperationalEventsFailed for an event EventBridge refused."""
+    from hookhaven.operational import circuit_opened, subscription_disabled
+
+    now = time.time()
+    capsys.readouterr()
+    publisher = dispatcher_function.dispatcher._operational
+    publisher.publish(subscription_disabled("sub_1", reason="410 Gone", at=now, url_host=None))
+    publisher.publish(
+        circuit_opened(
+            "sub_1",
+            at=now,
+            url_host=None,
+            consecutive_failures=5,
+            last_failure="timeout",
+            next_probe_at=now + 60,
+        )
+    )
+    # A bus that does not exist: EventBridge refuses the put; the dispatcher's role would
+    # be allowed it (the grant follows the setting), so only EventBridge says no.
+    nowhere = make_dispatcher(operational_events_bus="nowhere").dispatcher._operational
+    nowhere.publish(subscription_disabled("sub_2", reason="410 Gone", at=now, url_host=None))
+
+    metrics = emitted(capsys.readouterr().out)
+    assert_in_catalog(metrics)
+    published = telemetry.OPERATIONAL_EVENTS_PUBLISHED
+    assert values_of(metrics, published, detail_type="Subscription Disabled") == [1]
+    assert values_of(metrics, published, detail_type="Subscription Circuit Opened") == [1]
+    assert len(values_of(metrics, published)) == 2
+    assert values_of(metrics, telemetry.OPERATIONAL_EVENTS_FAILED) == [1]

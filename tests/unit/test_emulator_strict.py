@@ -70,3 +70,38 @@ def test_more_than_is_left_of_the_twelve_hours_is_refused_not_shortened(patched_
     patched_sqs.change_message_visibility(
         QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=11 * HOURS - 60
     )
+
+
+@pytest.fixture
+def patched_events() -> Iterator[Any]:
+    from hookhaven.local.emulator import events as events_patches
+
+    patches = compat.Patches()
+    with mock_aws():
+        events_patches.install(patches)
+        try:
+            yield boto3.client("events", region_name="us-east-1")
+        finally:
+            patches.undo()
+
+
+def _entry(detail_bytes: int) -> dict[str, Any]:
+    # Source (9) + DetailType (1) + Time (14) + Detail: {"p":"..."} is 8 bytes of JSON.
+    return {
+        "Source": "hookhaven",
+        "DetailType": "x",
+        "Time": 0,
+        "Detail": '{"p":"' + "a" * (detail_bytes - 8) + '"}',
+    }
+
+
+def test_put_events_over_eventbridges_size_limit_is_refused_whole(patched_events):
+    limit = quotas.EVENTBRIDGE_PUT_EVENTS_SIZE_MAX.value
+    at_limit = _entry(limit - 24)
+    assert patched_events.put_events(Entries=[at_limit])["FailedEntryCount"] == 0
+    with pytest.raises(ClientError) as refused:
+        patched_events.put_events(Entries=[_entry(limit - 23)])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    half = _entry(limit // 2)
+    with pytest.raises(ClientError, match="over the limit"):
+        patched_events.put_events(Entries=[half, half])  # the request's total counts

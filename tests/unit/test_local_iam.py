@@ -269,3 +269,53 @@ def test_the_dispatchers_adapter_reads_and_disables_subscriptions(tables):
     assert judge.denied == []
     with pytest.raises(StorageUnavailable):
         store.list_sources()
+
+
+# --- operational events -----------------------------------------------------------------
+
+
+def put_events(*buses: str | None) -> dict[str, Any]:
+    entries = [{"Source": "hookhaven", "DetailType": "x", "Detail": "{}"} for _ in buses]
+    for entry, bus in zip(entries, buses, strict=True):
+        if bus is not None:
+            entry["EventBusName"] = bus
+    return {"Entries": entries}
+
+
+def puts(role: Role, bus: str | None, **params: Any) -> bool:
+    judge = Policy(role, RESOURCES, customer_managed_key=True, operational_events_bus=bus)
+    try:
+        judge._judge(params, _Model("events", "PutEvents"))
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        return not (code == "AccessDeniedException" and judge.denied)
+    return True
+
+
+def test_the_dispatcher_puts_events_on_its_bus_only():
+    arn = "arn:aws:events:eu-west-1:123456789012:event-bus/ops-alerts"
+    assert puts(Role.DISPATCHER, "ops-alerts", **put_events("ops-alerts"))
+    assert puts(Role.DISPATCHER, "ops-alerts", **put_events(arn))
+    # Another bus, or the default one (no bus named), in the same request or alone: refused.
+    assert not puts(Role.DISPATCHER, "ops-alerts", **put_events("billing"))
+    assert not puts(Role.DISPATCHER, "ops-alerts", **put_events(None))
+    assert not puts(Role.DISPATCHER, "ops-alerts", **put_events("ops-alerts", "default"))
+    assert puts(Role.DISPATCHER, "default", **put_events(None, "default"))
+
+
+def test_with_operational_events_off_nobody_puts_events():
+    assert not puts(Role.DISPATCHER, None, **put_events("default"))
+    assert not puts(Role.RECEIVER, "default", **put_events("default"))
+
+
+def test_a_put_events_to_another_bus_is_refused_through_the_client(tables):
+    judge = Policy(
+        Role.DISPATCHER, tables, customer_managed_key=True, operational_events_bus="default"
+    )
+    events = judge.attach(boto3.client("events"))
+    events.put_events(**put_events("default"))
+    assert judge.denied == []
+    boto3.client("events").create_event_bus(Name="billing")
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        events.put_events(**put_events("billing"))
+    assert "events:PutEvents on a resource of no grant" in judge.denied[0]

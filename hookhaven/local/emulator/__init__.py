@@ -24,6 +24,9 @@ its server spent more on each request than the request itself:
   they are kept (``core``). Item results (plain DynamoDB JSON) are written as JSON
   directly rather than through moto's shape-walking serializer (``dynamodb``). Nothing
   is logged per request (``server``).
+- EventBridge's PutEvents refused nothing for its size; here a request over
+  EventBridge's limit is refused as EventBridge refuses it (``events``), and rules on a
+  bus deliver to their SQS targets as moto's do (the local stack's operational events).
 
 moto's threaded server has no locking of its own: two requests could interleave a
 conditional write's check and its write, two receives could take the same message,

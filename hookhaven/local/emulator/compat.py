@@ -155,9 +155,9 @@ def _resolves(target: str) -> bool:
 
 
 def _replaced() -> tuple[str, ...]:
-    from hookhaven.local.emulator import core, dynamodb, server, sqs
+    from hookhaven.local.emulator import core, dynamodb, events, server, sqs
 
-    return core.REPLACES + sqs.REPLACES + dynamodb.REPLACES + server.REPLACES
+    return core.REPLACES + sqs.REPLACES + dynamodb.REPLACES + events.REPLACES + server.REPLACES
 
 
 def _versions(versions: Mapping[str, str | None]) -> str:

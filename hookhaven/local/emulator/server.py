@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hookhaven.local.emulator import compat, core, dynamodb, sqs
+from hookhaven.local.emulator import compat, core, dynamodb, events, sqs
 
 #: Set to a file path: the emulator writes its time per AWS operation there when it exits
 #: (bench/local_stack.py --profile).
@@ -80,6 +80,7 @@ def install() -> compat.Compatibility:
             core.install(patches)
             sqs.install(patches, SERIAL.waiting)
             dynamodb.install(patches)
+            events.install(patches)
         except Exception as error:
             patches.undo()
             reason = error if isinstance(error, compat.Incompatible) else repr(error)
