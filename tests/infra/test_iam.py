@@ -100,6 +100,10 @@ DISPATCHER_GRANTS = (
         {**equals(LeadingKeys=["SUBSCRIPTION"], Attributes=DISABLE_ATTRIBUTES), **ONLY_NAMED},
     )
     | grants(["dynamodb:PutItem", "dynamodb:Query"], "EventsTable", like(LeadingKeys=["EVENT#*"]))
+    # Delivery control: rate slots, in-flight leases, the circuit (hookhaven.aws.control).
+    | grants(
+        ["dynamodb:GetItem", "dynamodb:UpdateItem"], "EventsTable", like(LeadingKeys=["CONTROL#*"])
+    )
     | grants(["s3:GetObject"], "BodiesBucket/bodies/*")
     | grants(
         [
