@@ -363,6 +363,29 @@ EVENTBRIDGE_BUS_ARN = Behaviour(
     "EventBridge' (resource type event-bus); AWS SAM Developer Guide, policy template "
     "EventBridgePutEventsPolicy",
 )
+DYNAMODB_CONDITIONAL_WRITES = Behaviour(
+    "A conditional PutItem, UpdateItem or DeleteItem checks its condition and writes the "
+    "item as one atomic step, so concurrent writers of one item never both succeed against "
+    "the same state (delivery control's slots, leases, probes and circuit transitions rely "
+    "on it; moto in process does not lock, the local emulator does). A write whose "
+    "condition fails still consumes write capacity (counted in the README's costs).",
+    "Amazon DynamoDB Developer Guide, 'Condition expressions' (conditional writes) and "
+    "'DynamoDB read and write operations' (capacity unit consumption for writes)",
+)
+DYNAMODB_DOCUMENT_PATHS = Behaviour(
+    "SET on a nested map element (leases.#id) requires the map to exist, else the request "
+    "is refused as an invalid document path; size(path) in a condition is a map's number of "
+    "elements. Delivery control creates the lease map with one conditional SET, then adds "
+    "to it under size(leases) < maximum.",
+    "Amazon DynamoDB Developer Guide, 'Using update expressions in DynamoDB' (SET, nested "
+    "attributes) and 'Condition and filter expressions, operators, and functions' (size)",
+)
+SQS_VISIBILITY_SECONDS = Behaviour(
+    "ChangeMessageVisibility takes whole seconds (0 to 43,200): a delivery held until a "
+    "rate slot is hidden for the whole seconds before it and waits out the fraction inside "
+    "its invocation.",
+    "Amazon SQS API Reference, 'ChangeMessageVisibility' (VisibilityTimeout, Integer)",
+)
 KMS_KEY_PRICE = Quota(
     1,
     "US dollars a month",
