@@ -955,3 +955,47 @@ def test_missing_credentials_is_one_clear_line(env, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     fails("sources", "list", message="no AWS credentials found")
+
+
+def test_subscriptions_show_and_status_tell_where_each_subscription_stands(env, moto_url):
+    from hookhaven.aws.control import DynamoControlStore
+
+    healthy = cli_json("subscriptions", "add", "--url", "https://93.184.215.14/inventory")["id"]
+    down = cli_json("subscriptions", "add", "--url", "https://93.184.215.14/warehouse")["id"]
+    gone = cli_json("subscriptions", "add", "--url", "https://93.184.215.14/email")["id"]
+    control = DynamoControlStore(boto3.client("dynamodb", endpoint_url=moto_url), env.events_table)
+    now = time.time()
+    for _ in range(20):
+        control.record_failure(down, now=now - 60, failure="status_5xx")
+    control.open_circuit(down, now=now - 60, probe_at=now + 30, interval=60)
+    cli("subscriptions", "disable", gone)
+
+    assert cli_json("subscriptions", "show", healthy)["delivery"]["state"] == "closed"
+    shown = cli_json("subscriptions", "show", down)["delivery"]
+    assert shown["state"] == "open"
+    assert shown["consecutive_failures"] == 20
+    assert shown["last_failure"] == "status_5xx"
+    assert shown["open_since"] == pytest.approx(now - 60)
+    assert shown["next_probe_at"] == pytest.approx(now + 30)
+    assert "open since" in cli("subscriptions", "show", down).stdout
+    control.take_probe(down, now=now + 31, lease_until=now + 3600)  # a probe in flight
+    assert cli_json("subscriptions", "show", down)["delivery"]["state"] == "probing"
+    disabled = cli_json("subscriptions", "show", gone)["delivery"]
+    assert disabled["state"] == "disabled"
+    assert disabled["reason"] == "disabled by an operator"
+
+    report = cli_json("status")["subscriptions_not_flowing"]
+    assert {(s["subscription_id"], s["state"]) for s in report} == {
+        (down, "probing"),
+        (gone, "disabled"),
+    }
+    text = cli("status").stdout
+    assert f"{down}: open since" in text
+    assert f"{gone}: disabled: disabled by an operator" in text
+    listing = {row["id"]: row["delivery"]["state"] for row in cli_json("subscriptions", "list")}
+    assert listing == {healthy: "closed", down: "probing", gone: "disabled"}
+
+    # Enabled again by an operator: the circuit is forgotten, deliveries flow.
+    cli("subscriptions", "enable", down)
+    assert cli_json("subscriptions", "show", down)["delivery"]["state"] == "closed"
+    assert control.circuit(down).failures == 0
