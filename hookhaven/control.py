@@ -182,6 +182,8 @@ class Admitted:
     """The delivery may go: after ``wait`` seconds (its slot), holding ``lease``."""
 
     wait: float = 0.0
+    #: Its rate slot (epoch seconds), if the subscription is rate limited.
+    slot: float | None = None
     probe: bool = False
     lease: str | None = None
     #: The circuit as read before the request (a success resets it only if needed).
@@ -240,7 +242,7 @@ class DeliveryControl:
             if isinstance(gate, Held):
                 return gate
             probe = True
-        wait = 0.0
+        wait, slot = 0.0, None
         if subscription.rate is not None:
             slot = self._slot(subscription, held_before, now)
             if slot - now > IN_INVOCATION_WAIT_SECONDS:
@@ -270,7 +272,7 @@ class DeliveryControl:
                     f"{subscription.max_in_flight} request(s) already in flight",
                     record=not _same(held_before, Hold.MAX_IN_FLIGHT),
                 )
-        return Admitted(wait=wait, probe=probe, lease=lease, circuit=circuit)
+        return Admitted(wait=wait, slot=slot, probe=probe, lease=lease, circuit=circuit)
 
     def _circuit_gate(
         self,
@@ -317,6 +319,17 @@ class DeliveryControl:
             and now <= held_before.next_attempt_at + interval
         ):
             return held_before.next_attempt_at  # reserved on an earlier receive
+        return self._store.reserve_slot(subscription.id, now, interval)
+
+    def late(self, subscription: Subscription, admitted: Admitted, now: float) -> float | None:
+        """Just before its request: a rate-limited delivery that is more than one interval
+        past its slot (its thread was slow to run) would crowd the slots after it, so it
+        takes the next free slot instead; returns that slot, or None if it is in time."""
+        if admitted.slot is None or subscription.rate is None:
+            return None
+        interval = subscription.rate.interval
+        if now <= admitted.slot + interval:
+            return None
         return self._store.reserve_slot(subscription.id, now, interval)
 
     def release(self, subscription: Subscription, admitted: Admitted) -> None:

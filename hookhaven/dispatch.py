@@ -41,6 +41,7 @@ from pydantic import ValidationError
 
 from hookhaven import __version__
 from hookhaven.control import (
+    IN_INVOCATION_WAIT_SECONDS,
     Admitted,
     ControlSettings,
     ControlStore,
@@ -58,7 +59,12 @@ from hookhaven.models import (
     Subscription,
     is_reserved_header,
 )
-from hookhaven.operational import NoOperationalEvents, OperationalEvents, delivery_exhausted
+from hookhaven.operational import (
+    NoOperationalEvents,
+    OperationalEvents,
+    delivery_exhausted,
+    iso,
+)
 from hookhaven.ports import StorageUnavailable, VisibilityRefused
 from hookhaven.quotas import SQS_VISIBILITY_MAX
 from hookhaven.retry import (
@@ -379,13 +385,15 @@ class Dispatcher:
             self._control.release(subscription, gate)
             return self._defer(queued, message)
         try:
-            if gate.wait > 0:
-                self._sleep(gate.wait)  # its rate slot, less than a second away
-                attempt = replace(attempt, now=self._clock())
             try:
                 body = self._fetch_body(message)
             except StorageUnavailable as error:
                 return self._schedule(attempt, FailureClass.STORAGE, detail=str(error))
+            if gate.slot is not None:
+                held = self._wait_for_slot(subscription, gate)
+                if held is not None:
+                    return self._hold(attempt, held)
+                attempt = replace(attempt, now=self._clock())
             attempt = replace(attempt, sent=self._send(attempt, subscription, body))
             handled = self._classify(attempt, subscription)
         finally:
@@ -398,6 +406,31 @@ class Dispatcher:
             logger.warning("circuit not told: the invocation is ending", extra=attempt.log_keys())
             return handled
         return self._settle(attempt, subscription, gate, handled)
+
+    def _wait_for_slot(self, subscription: Subscription, gate: Admitted) -> Held | None:
+        """Wait (less than a second) for the delivery's rate slot, by the clock; if the
+        thread was so slow that the slot has long passed, the next free one instead, or a
+        hold when that is further than a second."""
+        assert gate.slot is not None
+        slot = gate.slot
+        for _ in range(2):
+            wait = slot - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            try:
+                later = self._control.late(subscription, replace(gate, slot=slot), self._clock())
+            except StorageUnavailable:
+                later = None  # cannot tell: it goes now, a little late
+            if later is None:
+                return None
+            slot = later
+            if slot - self._clock() > IN_INVOCATION_WAIT_SECONDS:
+                return Held(
+                    Hold.RATE_LIMIT,
+                    slot,
+                    f"rate limit {subscription.rate}: its slot is at {iso(slot)}",
+                )
+        return None
 
     def _settle(
         self, attempt: Attempt, subscription: Subscription, gate: Admitted, handled: Handled

@@ -357,3 +357,21 @@ def test_the_circuit_is_not_told_when_the_invocation_is_ending():
     assert handled.outcome is AttemptOutcome.RETRYING
     assert w.records(1, AttemptOutcome.RETRYING)
     assert w.control.circuit("sub_1").failures == 0
+
+
+def test_a_delivery_whose_thread_ran_late_past_its_slot_takes_the_next_free_one():
+    w = world(subscription={"rate": RateLimit.parse("5/s")})
+    overshoot = {"by": 0.0}
+
+    def slow_sleep(seconds: float) -> None:
+        w.clock.slept.append(seconds)
+        w.clock.waited = seconds + overshoot["by"]
+
+    w.dispatcher._sleep = slow_sleep
+    assert w.deliver(1).outcome is AttemptOutcome.DELIVERED  # slot NOW, no wait
+    overshoot["by"] = 0.5  # the next one's thread wakes half a second after its slot
+    assert w.deliver(2).outcome is AttemptOutcome.DELIVERED
+    # Not sent at NOW + 0.7 in a slot of NOW + 0.2 (it would crowd the slots after it):
+    # it took the next free slot, NOW + 0.7, and the one after is NOW + 0.9.
+    assert w.subscriber.at == pytest.approx([NOW, NOW + 0.7])
+    assert w.control.tat["sub_1"] == pytest.approx(NOW + 0.9)
