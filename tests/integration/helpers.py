@@ -59,7 +59,9 @@ def add_subscription(
     secrets: tuple[str, ...] = (),
     headers: dict[str, str] | None = None,
     filter: str | None = None,
+    **control: Any,
 ) -> Subscription:
+    """``control``: ``rate`` (a RateLimit) and ``max_in_flight``."""
     now = time.time()
     subscription = Subscription(
         id=new_subscription_id(),
@@ -72,6 +74,7 @@ def add_subscription(
         enabled=enabled,
         headers=headers or {},
         filter=filter,
+        **control,
         created_at=now,
         updated_at=now,
     )
