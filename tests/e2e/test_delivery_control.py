@@ -183,3 +183,21 @@ def test_exhausted_and_gone_deliveries_are_published_once_each(stack):
     (disabled,) = operational_events(stack, subscription_id=gone_id)
     assert disabled["detail-type"] == "Subscription Disabled"
     assert disabled["detail"]["reason"].startswith("410 Gone")  # type: ignore[index]
+
+
+def test_a_subscriber_with_max_in_flight_never_has_more_requests_at_once(stack):
+    new_source("narrow")
+    with Subscriber(lambda n: Reply(delay=0.5)) as slow:
+        sub = cli("subscriptions", "add", "--url", slow.url, "--source", "narrow",
+                  "--max-in-flight", "2")  # fmt: skip
+        assert sub["max_in_flight"] == 2
+        settle()
+        for n in range(16):
+            cli("send", "narrow", "--type", "order.created", "--data", json.dumps({"n": n}),
+                "--url", stack.api_url)  # fmt: skip
+        wait_for(lambda: len({r.headers["webhook-id"] for r in slow.received}) == 16, 120)
+    arrivals = sorted(r.at for r in slow.received)
+    # Each request takes half a second; with two at most in flight, no half-second holds
+    # the start of three (a small margin for the time between a reply and the next send).
+    assert max(sum(1 for t in arrivals if s <= t < s + 0.45) for s in arrivals) <= 2
+    assert {r.headers["hookhaven-attempt"] for r in slow.received} == {"1"}
