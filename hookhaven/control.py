@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,9 @@ IN_INVOCATION_WAIT_SECONDS = 1.0
 LEASE_MARGIN_SECONDS = 10
 #: Held for max_in_flight: hidden one second more on each such receive, up to this.
 MAX_IN_FLIGHT_HOLD_SECONDS = 30
+#: A closed circuit read (or written) here is taken as still closed for this long: a
+#: circuit another dispatcher opens meanwhile holds this one's deliveries a moment later.
+CLOSED_CIRCUIT_CACHE_SECONDS = 1.0
 #: Held while a probe is in flight: back this soon (plus up to as much again), to see
 #: whether it closed the circuit.
 PROBE_SETTLE_SECONDS = 3
@@ -218,12 +222,34 @@ class DeliveryControl:
         settings: ControlSettings,
         *,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._disabler = disabler
         self._operational = operational
         self._settings = settings
         self._rng = rng or random.Random()  # noqa: S311 (spreading, not a secret)
+        self._monotonic = monotonic
+        #: Closed circuits as last read or written here, until a monotonic time.
+        self._closed: dict[str, tuple[Circuit, float]] = {}
+
+    def _circuit(self, subscription_id: str) -> Circuit:
+        """The circuit; one that was closed is taken as still closed for
+        ``CLOSED_CIRCUIT_CACHE_SECONDS`` (one read per subscription a second, not one per
+        delivery). An open one is always read: whether a delivery is held depends on it."""
+        cached = self._closed.get(subscription_id)
+        if cached is not None and cached[1] > self._monotonic():
+            return cached[0]
+        circuit = self._store.circuit(subscription_id)
+        self._remember(subscription_id, circuit)
+        return circuit
+
+    def _remember(self, subscription_id: str, circuit: Circuit) -> None:
+        if circuit.is_open:
+            self._closed.pop(subscription_id, None)
+        else:
+            until = self._monotonic() + CLOSED_CIRCUIT_CACHE_SECONDS
+            self._closed[subscription_id] = (circuit, until)
 
     def admit(
         self,
@@ -235,7 +261,7 @@ class DeliveryControl:
         """Whether this delivery may go now; ``StorageUnavailable`` when that cannot be told
         (the caller defers it: no request, no attempt spent)."""
         held_before = last_hold(history)
-        circuit = self._store.circuit(subscription.id)
+        circuit = self._circuit(subscription.id)
         probe = False
         if circuit.is_open:
             gate = self._circuit_gate(subscription, circuit, now, held_before)
@@ -347,6 +373,7 @@ class DeliveryControl:
         """A request succeeded: forget the failures; True if that closed the circuit."""
         try:
             before = self._store.record_success(subscription.id)
+            self._remember(subscription.id, Circuit())
         except StorageUnavailable:
             logger.warning(
                 "could not reset the circuit", extra={"subscription_id": subscription.id}
@@ -375,6 +402,7 @@ class DeliveryControl:
         change = None
         try:
             circuit = self._store.record_failure(subscription.id, now=now, failure=failure)
+            self._remember(subscription.id, circuit)
             if circuit.is_open:
                 if probe:
                     interval = min(
@@ -389,6 +417,7 @@ class DeliveryControl:
                     )
             elif circuit.failures >= settings.failure_threshold:
                 interval = settings.probe_seconds
+                self._closed.pop(subscription.id, None)
                 if self._store.open_circuit(
                     subscription.id, now=now, probe_at=now + interval, interval=interval
                 ):

@@ -337,6 +337,7 @@ class Dispatcher:
                 request_timeout_seconds=settings.request_timeout_seconds,
             ),
             rng=rng,
+            monotonic=monotonic,
         )
         self._sleep = sleep
         self._subscriptions = subscriptions

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hookhaven.control import Hold
+from hookhaven.control import Circuit, Hold
 from hookhaven.dispatch import Dispatcher, NotAttempted, QueuedDelivery, SubscriptionCache
 from hookhaven.memory import MemoryControlStore
 from hookhaven.models import AttemptOutcome, RateLimit
@@ -375,3 +375,27 @@ def test_a_delivery_whose_thread_ran_late_past_its_slot_takes_the_next_free_one(
     # it took the next free slot, NOW + 0.7, and the one after is NOW + 0.9.
     assert w.subscriber.at == pytest.approx([NOW, NOW + 0.7])
     assert w.control.tat["sub_1"] == pytest.approx(NOW + 0.9)
+
+
+def test_a_closed_circuit_is_read_once_a_second_an_open_one_every_time():
+    class Counting(MemoryControlStore):
+        reads = 0
+
+        def circuit(self, subscription_id: str):
+            Counting.reads += 1
+            return super().circuit(subscription_id)
+
+    store = Counting()
+    w = world(store)
+    ticks = {"now": 0.0}
+    w.dispatcher._control._monotonic = lambda: ticks["now"]
+    for n in range(1, 6):
+        w.deliver(n)
+    assert Counting.reads == 1
+    # Another dispatcher opens the circuit: seen once this one's second is up.
+    store.circuits["sub_1"] = Circuit(failures=20, opened_at=NOW, probe_at=NOW + 60)
+    assert w.deliver(6).outcome is AttemptOutcome.DELIVERED  # within the second
+    ticks["now"] = 1.5
+    assert w.deliver(7).outcome is AttemptOutcome.HELD
+    assert w.deliver(8).outcome is AttemptOutcome.HELD
+    assert Counting.reads == 3  # open: read on every delivery
