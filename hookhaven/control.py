@@ -258,10 +258,17 @@ class DeliveryControl:
         now: float,
         receive_count: int,
     ) -> Admitted | Held:
-        """Whether this delivery may go now; ``StorageUnavailable`` when that cannot be told
-        (the caller defers it: no request, no attempt spent)."""
+        """Whether this delivery may go now. An unreadable circuit counts as closed; a rate
+        slot or lease that cannot be had raises ``StorageUnavailable`` (the caller defers
+        the delivery a moment: no request, no attempt spent)."""
         held_before = last_hold(history)
-        circuit = self._circuit(subscription.id)
+        try:
+            circuit = self._circuit(subscription.id)
+        except StorageUnavailable:
+            # Taken as closed: at worst one more request to a subscriber that is down,
+            # where holding would delay every delivery for a DynamoDB hiccup.
+            logger.warning("circuit unreadable", extra={"subscription_id": subscription.id})
+            circuit = Circuit()
         probe = False
         if circuit.is_open:
             gate = self._circuit_gate(subscription, circuit, now, held_before)

@@ -90,8 +90,8 @@ VISIBILITY_RETRY_STEP_SECONDS = 300
 VISIBILITY_RETRIES = 3
 #: A message that could not be moved to the DLQ comes back this soon to be moved again.
 DEAD_LETTER_RETRY_SECONDS = 60
-#: Delivery control's state could not be read: back this soon, no attempt spent.
-CONTROL_UNAVAILABLE_SECONDS = 5
+#: A rate slot or in-flight lease could not be had: back this soon, no attempt spent.
+CONTROL_UNAVAILABLE_SECONDS = 1
 
 
 class NotAttempted(StrEnum):

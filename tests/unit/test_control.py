@@ -321,17 +321,22 @@ def test_successes_write_nothing_to_the_circuit():
     assert Counting.successes == 0  # one read per delivery, and no write while healthy
 
 
-def test_when_control_state_cannot_be_read_the_delivery_comes_back_unattempted():
+def test_an_unreadable_circuit_counts_as_closed_an_unobtainable_slot_defers():
     class Down(MemoryControlStore):
         def circuit(self, subscription_id: str):
             raise StorageUnavailable("throttled")
 
+        def reserve_slot(self, subscription_id: str, now: float, interval: float) -> float:
+            raise StorageUnavailable("throttled")
+
     w = world(Down())
-    handled = w.deliver(1)
+    assert w.deliver(1).outcome is AttemptOutcome.DELIVERED
+    w.config.subscriptions["sub_1"] = subscription(rate=RateLimit.parse("5/s"))
+    handled = w.deliver(2)
     assert handled.outcome is NotAttempted.DEFERRED
     assert handled.keeps_message
-    assert w.subscriber.at == []
-    assert w.queue.visibility == [("r-1", 5)]
+    assert len(w.subscriber.at) == 1
+    assert w.queue.visibility == [("r-2", 1)]
 
 
 def test_a_delivery_whose_control_calls_took_the_time_left_comes_back_unattempted():
