@@ -126,9 +126,9 @@ def test_a_subscriber_that_is_down_gets_probes_not_every_delivery_and_all_after(
         sub = cli("subscriptions", "add", "--url", warehouse.url, "--source", "outage")
         settle()
         surge(stack, "outage", secret, 500)
-        # Let the circuit open and a few probes fail.
+        # Let the circuit open and its first probe (5 s later, locally) fail.
         wait_for(lambda: cli("subscriptions", "show", sub["id"])["delivery"]["state"] != "closed")
-        time.sleep(15)
+        time.sleep(stack.tunables.circuit_probe_seconds + 2)
         while_down = len(warehouse.received)
         shown = cli("subscriptions", "show", sub["id"])["delivery"]
         assert shown["state"] in ("open", "probing")
@@ -159,7 +159,7 @@ def test_a_subscriber_that_is_down_gets_probes_not_every_delivery_and_all_after(
     opened, closed = (e["detail"] for e in published)
     assert opened["consecutive_failures"] >= stack.tunables.circuit_failure_threshold  # type: ignore[index]
     assert opened["last_failure"] == "status_5xx"  # type: ignore[index]
-    assert closed["open_seconds"] >= 15  # type: ignore[index]
+    assert closed["open_seconds"] >= stack.tunables.circuit_probe_seconds  # type: ignore[index]
 
 
 def test_exhausted_and_gone_deliveries_are_published_once_each(stack):
