@@ -17,10 +17,10 @@ from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner
 
 from hookhaven.cli.app import app
-from hookhaven.local.stack import LocalStack
+from hookhaven.local.stack import LocalStack, local_session
 from tests.conftest import EVENTS
 from tests.e2e.chaos_run import last_json_document
-from tests.providers import SECRETS, raw_body, signed
+from tests.providers import SECRETS, raw_body, signature_headers, signed
 from tests.subscribers import Reply, Subscriber
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -164,6 +164,54 @@ def test_an_always_failing_subscriber_ends_in_the_dlq_and_redrive_delivers(stack
     assert story["subscriptions"][0]["state"] == "delivered"
 
 
+_OPERATIONAL: list[dict[str, object]] = []
+
+
+def operational_events(stack: LocalStack, **detail: str) -> list[dict[str, object]]:
+    """Every operational event the local rule has queued so far (kept across calls), those
+    whose detail has ``detail``'s values."""
+    assert stack.operational_events_queue_url is not None
+    sqs = local_session().client("sqs", endpoint_url=stack.aws_url)
+    while messages := sqs.receive_message(
+        QueueUrl=stack.operational_events_queue_url, MaxNumberOfMessages=10
+    ).get("Messages", []):
+        for message in messages:
+            _OPERATIONAL.append(json.loads(message["Body"]))
+            sqs.delete_message(
+                QueueUrl=stack.operational_events_queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+    return [
+        e
+        for e in _OPERATIONAL
+        if all(e["detail"].get(k) == v for k, v in detail.items())  # type: ignore[attr-defined]
+    ]
+
+
+def post_orders(stack: LocalStack, source: str, secret: str, orders: int) -> list[int]:
+    """``orders`` signed order events to ``source``, 20 at a time, each retried for up to
+    3 minutes until accepted, as a provider retries its non-2xx answers; their statuses."""
+    template = sample("standard_order_created")
+    template["rawPath"] = f"/webhooks/{source}"
+
+    def order(number: int) -> int:
+        event = json.loads(json.dumps(template))
+        event["body"] = json.dumps({"type": "order.created", "data": {"order": f"BH-{number}"}})
+        event["headers"].update(
+            signature_headers(
+                "standard", secret, raw_body(event), time.time(), msg_id=f"msg_{source}_{number}"
+            )
+        )
+        deadline = time.time() + 180
+        while True:
+            status, _ = post_when_known(stack, event)
+            if status in (200, 202) or time.time() > deadline:
+                return status
+            time.sleep(1)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        return list(pool.map(order, range(orders)))
+
+
 def test_surge_of_500_orders_reaches_every_subscriber(stack):
     cli("sources", "add", "surge", "--kind", "standard")
     secret = cli("sources", "rotate-secret", "surge", "--keep-old", "0s")["secret"]
@@ -171,28 +219,7 @@ def test_surge_of_500_orders_reaches_every_subscriber(stack):
         for subscriber in (inventory, warehouse, email):
             cli("subscriptions", "add", "--url", subscriber.url, "--source", "surge")
         settle()
-        template = sample("standard_order_created")
-        template["rawPath"] = "/webhooks/surge"
-
-        def order(number: int) -> int:
-            event = json.loads(json.dumps(template))
-            event["body"] = json.dumps({"type": "order.created", "data": {"order": f"BH-{number}"}})
-            from tests.providers import signature_headers
-
-            event["headers"].update(
-                signature_headers(
-                    "standard", secret, raw_body(event), time.time(), msg_id=f"msg_surge_{number}"
-                )
-            )
-            deadline = time.time() + 180
-            while True:  # a provider retries its non-2xx answers for hours; 3 minutes here
-                status, _ = post_when_known(stack, event)
-                if status in (200, 202) or time.time() > deadline:
-                    return status
-                time.sleep(1)
-
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            statuses = list(pool.map(order, range(500)))
+        statuses = post_orders(stack, "surge", secret, 500)
         failed = collections.Counter(s for s in statuses if s not in (200, 202))
         assert not failed, f"not accepted after 3 minutes of retries: {dict(failed)}"
 
@@ -269,7 +296,7 @@ def test_an_operational_event_from_a_local_dispatcher_reaches_the_local_rule_onc
     its role's grants enforced), put on the emulator's bus and sent by the local rule to
     its queue: once. moto runs a bus's rules inside PutEvents, so the message is queued
     by the time the publish returns."""
-    from hookhaven.local.stack import local_session, operational_event_line
+    from hookhaven.local.stack import operational_event_line
     from hookhaven.operational import circuit_opened
 
     subscription_id = f"sub_local_{time.time_ns()}"
@@ -286,19 +313,7 @@ def test_an_operational_event_from_a_local_dispatcher_reaches_the_local_rule_onc
         )
     )
 
-    assert stack.operational_events_queue_url is not None
-    sqs = local_session().client("sqs", endpoint_url=stack.aws_url)
-    found = []
-    while messages := sqs.receive_message(
-        QueueUrl=stack.operational_events_queue_url, MaxNumberOfMessages=10
-    ).get("Messages", []):
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(
-                QueueUrl=stack.operational_events_queue_url,
-                ReceiptHandle=message["ReceiptHandle"],
-            )
-    ours = [e for e in found if e["detail"].get("subscription_id") == subscription_id]
+    ours = operational_events(stack, subscription_id=subscription_id)
     assert len(ours) == 1
     (event,) = ours
     assert event["source"] == "hookhaven"
