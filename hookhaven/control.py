@@ -64,8 +64,10 @@ LEASE_MARGIN_SECONDS = 10
 #: Held for max_in_flight: hidden one second more on each such receive, up to this.
 MAX_IN_FLIGHT_HOLD_SECONDS = 30
 #: A closed circuit read (or written) here is taken as still closed for this long: a
-#: circuit another dispatcher opens meanwhile holds this one's deliveries a moment later.
-CLOSED_CIRCUIT_CACHE_SECONDS = 1.0
+#: circuit another dispatcher opens meanwhile holds this one's deliveries up to that much
+#: later (one that fails a delivery itself learns at once: its failure count comes back
+#: with the circuit).
+CLOSED_CIRCUIT_CACHE_SECONDS = 5.0
 #: Held while a probe is in flight: back this soon (plus up to as much again), to see
 #: whether it closed the circuit.
 PROBE_SETTLE_SECONDS = 3
@@ -235,8 +237,8 @@ class DeliveryControl:
 
     def _circuit(self, subscription_id: str) -> Circuit:
         """The circuit; one that was closed is taken as still closed for
-        ``CLOSED_CIRCUIT_CACHE_SECONDS`` (one read per subscription a second, not one per
-        delivery). An open one is always read: whether a delivery is held depends on it."""
+        ``CLOSED_CIRCUIT_CACHE_SECONDS`` (a read per subscription every few seconds, not one
+        per delivery). An open one is always read: whether a delivery is held depends on it."""
         cached = self._closed.get(subscription_id)
         if cached is not None and cached[1] > self._monotonic():
             return cached[0]

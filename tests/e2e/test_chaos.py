@@ -17,7 +17,7 @@ from tests.e2e.conftest import free_port
 
 EVENTS = 2000
 
-# Alone on its worker: the other end-to-end tests share the second one (make test).
+# Alone on its worker: make test runs three (delivery control on another, the rest shared).
 pytestmark = pytest.mark.xdist_group("chaos")
 
 

@@ -12,7 +12,8 @@ from hookhaven.local.stack import LocalStack
 from tests.e2e.test_local_stack import cli, operational_events, post_orders, settle, wait_for
 from tests.subscribers import Reply, Subscriber
 
-pytestmark = pytest.mark.xdist_group("e2e")
+# A worker of their own in make test: they wait minutes on rate slots and probes.
+pytestmark = pytest.mark.xdist_group("control")
 
 
 def surge(stack: LocalStack, source: str, secret: str, orders: int) -> None:
