@@ -102,6 +102,8 @@ class ReceiverFunction:
             logger.set_correlation_id(outcome.event_id)
             telemetry.count(metrics, telemetry.EVENTS_DUPLICATE)
             logger.info("duplicate event", extra={"event_id": outcome.event_id, "source": source})
+            if outcome.empty_answer:
+                return Response(200, content_types.TEXT_PLAIN, "")
             return json_response(200, {"id": outcome.event_id, "duplicate": True})
         assert isinstance(outcome, Accepted)
         logger.set_correlation_id(outcome.event_id)
@@ -121,6 +123,9 @@ class ReceiverFunction:
             "event accepted",
             extra={"source": source, "event_type": outcome.event_type, "fan_out": outcome.fan_out},
         )
+        if outcome.empty_answer:
+            # Slack shows a slash command's answer to the user: an empty 200 acknowledges.
+            return Response(200, content_types.TEXT_PLAIN, "")
         return json_response(202, {"id": outcome.event_id})
 
     def _not_found(self, _: Exception) -> Response[str]:

@@ -110,11 +110,14 @@ class Accepted:
     event_type: str
     #: Subscriptions whose filter failed to evaluate over this event (they missed it).
     filter_errors: tuple[FilterError, ...] = ()
+    #: Answer 200 with no body (``VerifiedWebhook.empty_answer``).
+    empty_answer: bool = False
 
 
 @dataclass(frozen=True)
 class Duplicate:
     event_id: str
+    empty_answer: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,7 @@ class Receiver:
         except StorageUnavailable as error:
             raise Unavailable("could not record the event") from error
         if claim.state == "duplicate":
-            return Duplicate(claim.event_id)
+            return Duplicate(claim.event_id, empty_answer=verified.empty_answer)
         if claim.state == "in_progress":
             raise InProgress(claim.event_id)
         event_id, enqueued = claim.event_id, claim.enqueued
@@ -290,6 +293,7 @@ class Receiver:
             fan_out=len(messages),
             event_type=verified.event_type,
             filter_errors=tuple(filtered.errors),
+            empty_answer=verified.empty_answer,
         )
 
     def _build(

@@ -80,6 +80,9 @@ class VerifiedWebhook:
     #: header the signature leaves out), anyone who saw one genuine request could send its
     #: body again under fresh ids: such events are deduplicated on their body instead.
     id_signed: bool = True
+    #: The provider shows the answer's body to a person (Slack's slash commands and
+    #: interactivity post it in the channel or as an error): answer 200 with no body.
+    empty_answer: bool = False
 
     @property
     def trusted_id(self) -> str | None:
@@ -279,9 +282,22 @@ def _slack(
     expected = [hmac_digest(secret.encode(), signed) for secret in secrets]
     if provided is None or not any_equal(expected, [provided]):
         raise InvalidSignature("X-Slack-Signature does not match")
+    command = _slash_command(request)
+    if command is not None:
+        return command
     body = _body_object(request)
     if body is None:
-        raise MalformedPayload("a Slack request body is JSON or a form with a JSON payload")
+        raise MalformedPayload(
+            "a Slack request body is JSON, a form with a JSON payload, or a slash command"
+        )
+    if _form_payload(request) is not None:
+        # Interactivity (block_actions, view_submission, shortcuts): Slack shows the
+        # answer's body to the user, so it gets an empty 200.
+        return VerifiedWebhook(
+            event_type=clean_type(body.get("type")),
+            provider_event_id=clean_id(body.get("trigger_id") or body.get("action_ts")),
+            empty_answer=True,
+        )
     if body.get("type") == "url_verification":
         challenge = body.get("challenge")
         if not isinstance(challenge, str):
@@ -297,6 +313,29 @@ def _slack(
     return VerifiedWebhook(
         event_type=clean_type(event_type),
         provider_event_id=clean_id(body.get("event_id") or body.get("trigger_id")),
+    )
+
+
+def _slash_command(request: InboundRequest) -> VerifiedWebhook | None:
+    """A Slack slash command: a signed form with ``command`` (``/weather``) and a
+    ``trigger_id``. Its type is ``slash_command`` plus the command
+    (``slash_command/weather``), its id the trigger_id; Slack wants an empty 200."""
+    if not request.content_type.startswith("application/x-www-form-urlencoded"):
+        return None
+    try:
+        form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return None
+    if "payload" in form or "command" not in form:
+        return None
+    command = form["command"][0].strip()
+    if not command.startswith("/"):
+        raise MalformedPayload("a Slack slash command starts with /")
+    trigger = form.get("trigger_id", [None])[0]
+    return VerifiedWebhook(
+        event_type=clean_type("slash_command" + command),
+        provider_event_id=clean_id(trigger),
+        empty_answer=True,
     )
 
 

@@ -183,6 +183,40 @@ def test_slack_url_verification_answers_the_challenge_and_records_nothing(
     assert queued(aws) == []
 
 
+def test_a_slack_slash_command_is_acknowledged_empty_and_delivered(
+    aws, receiver_function, load_event, lambda_context
+):
+    """Slack posts a slash command as a signed form and shows the answer's body to the
+    user: it gets an empty 200, and subscribers get the command as an event."""
+    import base64
+
+    add_source(aws, "slack", "slack")
+    commands = add_subscription(aws, source="slack", types=("slash_command/*",))
+    add_subscription(aws, source="slack", types=("app_mention",))
+    form = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&command=%2Fbookhaven-stock"
+        b"&text=BH-1001&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1%2F1%2Fx"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    event = load_event("http/slack_app_mention")
+    event["headers"]["content-type"] = "application/x-www-form-urlencoded"
+    event["body"] = base64.b64encode(form).decode()
+    event["isBase64Encoded"] = True  # HTTP API base64-encodes form bodies
+    event = signed(event, "slack", time.time())
+    response = receiver_function.handler(event, lambda_context)
+    assert response["statusCode"] == 200
+    assert response["body"] == ""
+    (message,) = queued(aws)
+    assert message.subscription_id == commands
+    assert message.event_type == "slash_command/bookhaven-stock"
+    assert message.inline_body() == form
+    # Slack does not retry a command, but a repeat is a duplicate, answered empty too.
+    again = receiver_function.handler(signed(event, "slack", time.time()), lambda_context)
+    assert again["statusCode"] == 200
+    assert again["body"] == ""
+    assert queued(aws) == []
+
+
 def test_event_matching_no_subscription_is_still_recorded(
     aws, receiver_function, load_event, lambda_context
 ):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import stripe
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from svix.webhooks import Webhook as SvixWebhook
@@ -300,9 +301,65 @@ def test_slack_documented_example():
         "content-type": "application/x-www-form-urlencoded",
     }
     source = source_for("slack", "8f742231b10e8888abcd99yyyzzz85a5")
-    # A form without a JSON payload is authentic but not an event: 400, not 401.
+    verified = verify(source, InboundRequest(headers, body), 1531420618)
+    # A slash command: its type is slash_command plus the command, its id the trigger_id,
+    # and Slack wants an empty 200 (it shows the answer's body to the user).
+    assert verified.event_type == "slash_command/webhook-collect"
+    assert verified.provider_event_id == "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    assert verified.id_signed
+    assert verified.empty_answer
+    # Slack's own SDK agrees, both ways (at the example's time).
+    sdk = SignatureVerifier("8f742231b10e8888abcd99yyyzzz85a5", clock=_FixedClock(1531420618))
+    assert sdk.is_valid(body, headers["x-slack-request-timestamp"], headers["x-slack-signature"])
+    tampered = body.replace(b"roadrunner", b"coyote")
+    assert not sdk.is_valid(
+        tampered, headers["x-slack-request-timestamp"], headers["x-slack-signature"]
+    )
+    with pytest.raises(InvalidSignature):
+        verify(source, InboundRequest(headers, tampered), 1531420618)
+    # Stale by more than five minutes: both refuse.
+    late = 1531420618 + 301
+    assert not SignatureVerifier(
+        "8f742231b10e8888abcd99yyyzzz85a5", clock=_FixedClock(late)
+    ).is_valid(body, headers["x-slack-request-timestamp"], headers["x-slack-signature"])
+    with pytest.raises(InvalidSignature):
+        verify(source, InboundRequest(headers, body), late)
+
+
+class _FixedClock(Clock):
+    """slack_sdk's verifier asks its clock for the time."""
+
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
+def test_slack_interactivity_and_a_form_that_is_neither_are_told_apart():
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    source = source_for("slack", secret)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+
+    def signed_form(body: bytes) -> InboundRequest:
+        sdk = SignatureVerifier(secret, clock=_FixedClock(NOW))
+        signature = sdk.generate_signature(timestamp=str(int(NOW)), body=body)
+        assert signature is not None
+        return InboundRequest(
+            {**form, "x-slack-request-timestamp": str(int(NOW)), "x-slack-signature": signature},
+            body,
+        )
+
+    payload = b'{"type":"block_actions","trigger_id":"123.456.abc","actions":[]}'
+    verified = verify(source, signed_form(b"payload=" + quote(payload).encode()), NOW)
+    assert verified.event_type == "block_actions"
+    assert verified.provider_event_id == "123.456.abc"
+    assert verified.empty_answer
+    # Authentic, but neither an event, a payload nor a command: 400, not 401.
     with pytest.raises(MalformedPayload):
-        verify(source, InboundRequest(headers, body), 1531420618)
+        verify(source, signed_form(b"team_id=T1&text=hello"), NOW)
+    with pytest.raises(MalformedPayload):
+        verify(source, signed_form(b"command=weather&trigger_id=1.2.3"), NOW)
 
 
 def test_shopify_documented_hmac_shape():
