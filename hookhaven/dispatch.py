@@ -391,10 +391,10 @@ class Dispatcher:
             except StorageUnavailable as error:
                 return self._schedule(attempt, FailureClass.STORAGE, detail=str(error))
             if gate.slot is not None:
-                held = self._wait_for_slot(subscription, gate)
-                if held is not None:
-                    return self._hold(attempt, held)
-                attempt = replace(attempt, now=self._clock())
+                went = self._wait_for_slot(subscription, gate)
+                if isinstance(went, Held):
+                    return self._hold(attempt, went)
+                attempt = replace(attempt, now=went)
             attempt = replace(attempt, sent=self._send(attempt, subscription, body))
             handled = self._classify(attempt, subscription)
         finally:
@@ -408,30 +408,30 @@ class Dispatcher:
             return handled
         return self._settle(attempt, subscription, gate, handled)
 
-    def _wait_for_slot(self, subscription: Subscription, gate: Admitted) -> Held | None:
-        """Wait (less than a second) for the delivery's rate slot, by the clock; if the
-        thread was so slow that the slot has long passed, the next free one instead, or a
-        hold when that is further than a second."""
+    def _wait_for_slot(self, subscription: Subscription, gate: Admitted) -> Held | float:
+        """Wait (less than a second) for the delivery's rate slot, by the clock. Returns
+        the time it goes at, never before its slot nor more than one interval after (a
+        thread that woke later takes the next free slot), or a hold when the slot it can
+        have is further than a second away."""
         assert gate.slot is not None
         slot = gate.slot
-        for _ in range(2):
+        for _ in range(3):
             wait = slot - self._clock()
             if wait > 0:
                 self._sleep(wait)
+            now = self._clock()
             try:
-                later = self._control.late(subscription, replace(gate, slot=slot), self._clock())
+                later = self._control.late(subscription, replace(gate, slot=slot), now)
             except StorageUnavailable:
-                later = None  # cannot tell: it goes now, a little late
+                return now  # cannot tell: it goes now, perhaps a little late
             if later is None:
-                return None
+                return now
             slot = later
             if slot - self._clock() > IN_INVOCATION_WAIT_SECONDS:
-                return Held(
-                    Hold.RATE_LIMIT,
-                    slot,
-                    f"rate limit {subscription.rate}: its slot is at {iso(slot)}",
-                )
-        return None
+                break
+        return Held(
+            Hold.RATE_LIMIT, slot, f"rate limit {subscription.rate}: its slot is at {iso(slot)}"
+        )
 
     def _settle(
         self, attempt: Attempt, subscription: Subscription, gate: Admitted, handled: Handled
