@@ -138,15 +138,20 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _form_payload(request: InboundRequest) -> dict[str, Any] | None:
-    """GitHub and Slack may send ``application/x-www-form-urlencoded`` with ``payload=<json>``."""
+def _form(request: InboundRequest) -> dict[str, list[str]] | None:
+    """An ``application/x-www-form-urlencoded`` body's fields (blank ones kept)."""
     if not request.content_type.startswith("application/x-www-form-urlencoded"):
         return None
     try:
-        form = parse_qs(request.body.decode("utf-8"), strict_parsing=False)
+        return parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
     except UnicodeDecodeError:
         return None
-    payload = form.get("payload")
+
+
+def _form_payload(request: InboundRequest) -> dict[str, Any] | None:
+    """GitHub and Slack may send ``application/x-www-form-urlencoded`` with ``payload=<json>``."""
+    form = _form(request)
+    payload = form.get("payload") if form is not None else None
     return _json_object(payload[0].encode()) if payload else None
 
 
@@ -320,13 +325,8 @@ def _slash_command(request: InboundRequest) -> VerifiedWebhook | None:
     """A Slack slash command: a signed form with ``command`` (``/weather``) and a
     ``trigger_id``. Its type is ``slash_command`` plus the command
     (``slash_command/weather``), its id the trigger_id; Slack wants an empty 200."""
-    if not request.content_type.startswith("application/x-www-form-urlencoded"):
-        return None
-    try:
-        form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        return None
-    if "payload" in form or "command" not in form:
+    form = _form(request)
+    if form is None or "payload" in form or "command" not in form:
         return None
     command = form["command"][0].strip()
     if not command.startswith("/"):
