@@ -68,7 +68,9 @@ def _almost(text: str, draw: st.DrawFn) -> tuple[str, str]:
     i = draw(st.integers(0, len(text) - 1))
     how = draw(st.sampled_from(["flip", "drop", "add", "case"]))
     if how == "flip":
-        c = "A" if text[i] != "A" else "B"
+        # Another character whatever the case: hex digits are read in either case, so
+        # "a" to "A" would leave a hex signature as it was.
+        c = "A" if text[i].lower() != "a" else "B"
         return text[:i] + c + text[i + 1 :], how
     if how == "drop":
         return text[:i] + text[i + 1 :], how
