@@ -185,15 +185,18 @@ class ControlSettings:
 
 @dataclass(frozen=True)
 class Admitted:
-    """The delivery may go: after ``wait`` seconds (its slot), holding ``lease``."""
+    """The delivery may go: at its rate ``slot`` (if it has one), holding ``lease``."""
 
-    wait: float = 0.0
     #: Its rate slot (epoch seconds), if the subscription is rate limited.
     slot: float | None = None
     probe: bool = False
     lease: str | None = None
     #: The circuit as read before the request (a success resets it only if needed).
     circuit: Circuit = Circuit()
+
+    def wait(self, now: float) -> float:
+        """How long until its slot (0 without one, or once it has come)."""
+        return max(0.0, self.slot - now) if self.slot is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -277,7 +280,7 @@ class DeliveryControl:
             if isinstance(gate, Held):
                 return gate
             probe = True
-        wait, slot = 0.0, None
+        slot = None
         if subscription.rate is not None:
             slot = self._slot(subscription, held_before, now)
             if slot - now > IN_INVOCATION_WAIT_SECONDS:
@@ -288,11 +291,15 @@ class DeliveryControl:
                     f"rate limit {subscription.rate}: its slot is at {iso(slot)}",
                     record=not reserved,
                 )
-            wait = max(0.0, slot - now)
         lease = None
         if subscription.max_in_flight is not None:
             lease = uuid.uuid4().hex
-            expires = now + wait + self._settings.request_timeout_seconds + LEASE_MARGIN_SECONDS
+            expires = (
+                now
+                + max(0.0, (slot or now) - now)
+                + self._settings.request_timeout_seconds
+                + LEASE_MARGIN_SECONDS
+            )
             if not self._store.acquire_lease(
                 subscription.id,
                 lease,
@@ -307,7 +314,7 @@ class DeliveryControl:
                     f"{subscription.max_in_flight} request(s) already in flight",
                     record=not _same(held_before, Hold.MAX_IN_FLIGHT),
                 )
-        return Admitted(wait=wait, slot=slot, probe=probe, lease=lease, circuit=circuit)
+        return Admitted(slot=slot, probe=probe, lease=lease, circuit=circuit)
 
     def _circuit_gate(
         self,
@@ -486,6 +493,3 @@ def _same(held_before: AttemptRecord | None, hold: Hold) -> bool:
 def whole_seconds_until(until: float, now: float) -> int:
     """SQS hides in whole seconds: at least one, never shorter than asked."""
     return max(1, math.ceil(until - now))
-
-
-Clock = Callable[[], float]

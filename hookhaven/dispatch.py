@@ -50,7 +50,6 @@ from hookhaven.control import (
     Hold,
     whole_seconds_until,
 )
-from hookhaven.memory import MemoryControlStore
 from hookhaven.models import (
     AttemptOutcome,
     AttemptRecord,
@@ -325,8 +324,12 @@ class Dispatcher:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._operational = operational or NoOperationalEvents()
+        if control is None:  # tests and benchmarks; Lambda is given DynamoDB's (wiring)
+            from hookhaven.memory import MemoryControlStore
+
+            control = MemoryControlStore()
         self._control = DeliveryControl(
-            control or MemoryControlStore(),
+            control,
             subscriptions,
             self._operational,
             ControlSettings(
@@ -381,7 +384,7 @@ class Dispatcher:
             return self._defer(queued, message, seconds=CONTROL_UNAVAILABLE_SECONDS)
         if isinstance(gate, Held):
             return self._hold(attempt, gate)
-        if start_by is not None and self._monotonic() + gate.wait > start_by:
+        if start_by is not None and self._monotonic() + gate.wait(self._clock()) > start_by:
             # Delivery control's calls took the time left: come back, nothing spent.
             self._control.release(subscription, gate)
             return self._defer(queued, message)
