@@ -37,7 +37,7 @@ from hookhaven.ingest import (
     Unavailable,
     UnknownSource,
 )
-from hookhaven.verification import InboundRequest
+from hookhaven.verification import Answer, InboundRequest
 
 logger = Logger(service=telemetry.service_name())
 metrics = Metrics(namespace=telemetry.NAMESPACE, service=telemetry.service_name())
@@ -92,16 +92,21 @@ class ReceiverFunction:
         outcome = self.receiver.receive(
             source,
             InboundRequest(
-                headers=headers, body=_raw_body(event.body, bool(event.is_base64_encoded))
+                headers=headers,
+                body=_raw_body(event.body, bool(event.is_base64_encoded)),
+                method=event.http_method,
+                url=public_url(event.raw_event, headers, self.receiver.public_base_url),
             ),
             lease_seconds=remaining + CLAIM_LEASE_MARGIN_SECONDS,
         )
         if isinstance(outcome, Challenge):
-            return Response(200, content_types.TEXT_PLAIN, outcome.challenge)
+            return _answer(outcome.answer)
         if isinstance(outcome, Duplicate):
             logger.set_correlation_id(outcome.event_id)
             telemetry.count(metrics, telemetry.EVENTS_DUPLICATE)
             logger.info("duplicate event", extra={"event_id": outcome.event_id, "source": source})
+            if outcome.reply is not None:
+                return _answer(outcome.reply)
             if outcome.empty_answer:
                 return Response(200, content_types.TEXT_PLAIN, "")
             return json_response(200, {"id": outcome.event_id, "duplicate": True})
@@ -123,6 +128,8 @@ class ReceiverFunction:
             "event accepted",
             extra={"source": source, "event_type": outcome.event_type, "fan_out": outcome.fan_out},
         )
+        if outcome.reply is not None:
+            return _answer(outcome.reply)
         if outcome.empty_answer:
             # Slack shows a slash command's answer to the user: an empty 200 acknowledges.
             return Response(200, content_types.TEXT_PLAIN, "")
@@ -136,6 +143,29 @@ class ReceiverFunction:
             response.headers["Allow"] = "POST"
             return response
         return error_response(404, "not_found", "only POST /webhooks/{source} is served here")
+
+
+def public_url(event: dict[str, Any], headers: dict[str, str], base: str) -> str:
+    """The URL the provider called, as it signed it (Twilio, Square, HubSpot, Trello).
+
+    ``base`` (the ``public_base_url`` tunable) replaces scheme, host and any path before
+    ``/webhooks/``: set it when a custom domain maps the API under a path, or sits behind
+    a proxy. Otherwise the HTTP API's own domain and path are used; API Gateway always
+    serves HTTPS, and says so in ``x-forwarded-proto`` (the local stack says http).
+    """
+    query = event.get("rawQueryString") or ""
+    suffix = f"?{query}" if query else ""
+    path: str = event.get("rawPath") or ""
+    if base:
+        webhooks = path.find("/webhooks/")
+        return base.rstrip("/") + (path[webhooks:] if webhooks >= 0 else path) + suffix
+    scheme = headers.get("x-forwarded-proto", "https").split(",")[0].strip() or "https"
+    host = (event.get("requestContext") or {}).get("domainName") or headers.get("host", "")
+    return f"{scheme}://{host}{path}{suffix}"
+
+
+def _answer(answer: Answer) -> Response[str]:
+    return Response(answer.status, answer.content_type, answer.body)
 
 
 def _raw_body(body: str | None, is_base64_encoded: bool) -> bytes:

@@ -50,6 +50,7 @@ from hookhaven.ports import (
 )
 from hookhaven.tunables import RuntimeTunables
 from hookhaven.verification import (
+    Answer,
     InboundRequest,
     InvalidSignature,
     MalformedPayload,
@@ -112,17 +113,22 @@ class Accepted:
     filter_errors: tuple[FilterError, ...] = ()
     #: Answer 200 with no body (``VerifiedWebhook.empty_answer``).
     empty_answer: bool = False
+    #: The provider's own answer instead of 202 (``VerifiedWebhook.reply``).
+    reply: Answer | None = None
 
 
 @dataclass(frozen=True)
 class Duplicate:
     event_id: str
     empty_answer: bool = False
+    reply: Answer | None = None
 
 
 @dataclass(frozen=True)
 class Challenge:
-    challenge: str
+    """A handshake answered; nothing recorded."""
+
+    answer: Answer
 
 
 #: What the receiver answers a request it did not refuse.
@@ -217,6 +223,10 @@ class Receiver:
         self._settings = settings
         self._clock = clock
 
+    @property
+    def public_base_url(self) -> str:
+        return self._settings.public_base_url
+
     def receive(
         self, source_name: str, request: InboundRequest, *, lease_seconds: float | None = None
     ) -> Received:
@@ -236,8 +246,8 @@ class Receiver:
             raise UnknownSource(source_name)
         now = self._clock()
         verified = verify(source, request, now)
-        if verified.challenge is not None:
-            return Challenge(verified.challenge)
+        if verified.answer is not None:
+            return Challenge(verified.answer)
 
         digest = hashlib.sha256(request.body).hexdigest()
         key = dedupe_key(source.name, verified, digest)
@@ -253,7 +263,9 @@ class Receiver:
         except StorageUnavailable as error:
             raise Unavailable("could not record the event") from error
         if claim.state == "duplicate":
-            return Duplicate(claim.event_id, empty_answer=verified.empty_answer)
+            return Duplicate(
+                claim.event_id, empty_answer=verified.empty_answer, reply=verified.reply
+            )
         if claim.state == "in_progress":
             raise InProgress(claim.event_id)
         event_id, enqueued = claim.event_id, claim.enqueued
@@ -294,6 +306,7 @@ class Receiver:
             event_type=verified.event_type,
             filter_errors=tuple(filtered.errors),
             empty_answer=verified.empty_answer,
+            reply=verified.reply,
         )
 
     def _build(

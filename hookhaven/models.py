@@ -35,12 +35,24 @@ def is_reserved_header(name: str) -> bool:
 
 
 class SourceKind(StrEnum):
+    """How a source's requests are signed: ``hookhaven.catalog`` describes each."""
+
     STANDARD = "standard"
     STRIPE = "stripe"
     GITHUB = "github"
     SHOPIFY = "shopify"
     SLACK = "slack"
     HMAC = "hmac"
+    # Standard Webhooks senders, by name.
+    CLERK = "clerk"
+    RESEND = "resend"
+    REPLICATE = "replicate"
+    OPENAI = "openai"
+    # Providers that sign the URL they call (hookhaven/providers/urlsigned.py).
+    # Providers with a signed timestamp or a handshake (hookhaven/providers/timestamped.py).
+    # Providers that sign the body only (hookhaven/providers/bodyhmac.py).
+    TYPEFORM = "typeform"
+    # Providers that sign with a public key (hookhaven/providers/keys.py).
 
 
 class Secret(BaseModel):

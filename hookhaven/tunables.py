@@ -178,6 +178,15 @@ class RuntimeTunables(BaseModel):
         description="A subscription with no successful delivery for this long is disabled.",
     )
 
+    public_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+        description="The public URL in front of /webhooks/ (https://hooks.example.com, or "
+        "with a custom domain's API mapping path): providers that sign the URL they call "
+        "(Twilio, Square, HubSpot, Trello) are verified against it. Empty: the HTTP API's own "
+        "domain and path.",
+    )
+
     operational_events_bus: str = Field(
         default=DEFAULT_EVENT_BUS,
         description="The EventBridge bus the dispatcher puts operational events on: "

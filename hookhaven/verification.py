@@ -23,23 +23,6 @@ from hookhaven.signatures import any_equal, hmac_digest, standard_secret_key
 
 #: Providers' timestamp tolerance (Standard Webhooks, Stripe and Slack all use 5 minutes).
 TOLERANCE_SECONDS = 300
-#: How long each provider keeps retrying a delivery that was not answered 2xx, as its own
-#: documentation says (None: a generic HMAC source, whose provider decides). A flood that
-#: crowds out genuine requests (the stage throttle is shared) costs events only past it.
-#: Stripe: up to 3 days in live mode, exponential backoff ("Webhooks: retries").
-#: Shopify: 8 tries over 4 hours (changelog, "Updates to webhook retry mechanism", 2024-09).
-#: Slack Events API: 3 retries, at once, after 1 minute, after 5 minutes.
-#: Standard Webhooks senders (Svix): 5s, 5m, 30m, 2h, 5h, 10h, 10h: about 27.6 hours.
-#: GitHub: none ("GitHub does not automatically redeliver failed deliveries"); an owner can
-#: redeliver one by hand or through the REST API.
-PROVIDER_RETRY_SECONDS: dict[SourceKind, int | None] = {
-    SourceKind.STRIPE: 3 * 86_400,
-    SourceKind.SHOPIFY: 4 * 3_600,
-    SourceKind.SLACK: 6 * 60,
-    SourceKind.STANDARD: 5 + 300 + 1_800 + 7_200 + 18_000 + 36_000 + 36_000,
-    SourceKind.GITHUB: 0,
-    SourceKind.HMAC: None,
-}
 #: Event types travel in a delivery header; anything else is replaced.
 _UNSAFE_TYPE_CHARS = re.compile(r"[^A-Za-z0-9._:/\-+*@]")
 MAX_TYPE_LENGTH = 128
@@ -57,10 +40,14 @@ class MalformedPayload(Exception):
 
 @dataclass(frozen=True)
 class InboundRequest:
-    """A webhook request as received: header names lowercased, the raw body bytes."""
+    """A webhook request as received: header names lowercased, the raw body bytes, and the
+    public URL the provider called (some providers sign it: Twilio, Square, HubSpot,
+    Trello), as the receiver rebuilds it (``public_url``)."""
 
     headers: Mapping[str, str]
     body: bytes
+    method: str = "POST"
+    url: str = ""
 
     @property
     def content_type(self) -> str:
@@ -71,11 +58,21 @@ class InboundRequest:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A handshake's reply (Slack's url_verification, Zoom's endpoint.url_validation,
+    Twitch's webhook_callback_verification, Discord's PING): sent as is, nothing recorded."""
+
+    body: str
+    content_type: str = "text/plain"
+    status: int = 200
+
+
+@dataclass(frozen=True)
 class VerifiedWebhook:
     event_type: str
     provider_event_id: str | None
-    #: Slack's url_verification: answer with this and record nothing.
-    challenge: str | None = None
+    #: A handshake: answer with this and record nothing.
+    answer: Answer | None = None
     #: Whether the signature covers ``provider_event_id``. When it does not (an id from a
     #: header the signature leaves out), anyone who saw one genuine request could send its
     #: body again under fresh ids: such events are deduplicated on their body instead.
@@ -83,6 +80,9 @@ class VerifiedWebhook:
     #: The provider shows the answer's body to a person (Slack's slash commands and
     #: interactivity post it in the channel or as an error): answer 200 with no body.
     empty_answer: bool = False
+    #: What to answer an accepted event instead of hookhaven's own 202 (Discord wants an
+    #: interaction's deferred reply). A duplicate gets the same answer.
+    reply: Answer | None = None
 
     @property
     def trusted_id(self) -> str | None:
@@ -90,11 +90,22 @@ class VerifiedWebhook:
         return self.provider_event_id if self.id_signed else None
 
 
+Verifier = Callable[[Source, InboundRequest, list[str], float], VerifiedWebhook]
+#: Filled from ``hookhaven.catalog`` on first use: the catalog imports this module, and a
+#: kind whose verifier needs a library of its own (Discord's curve) loads it only then.
+_VERIFIERS: dict[SourceKind, Verifier] = {}
+
+
 def verify(source: Source, request: InboundRequest, now: float) -> VerifiedWebhook:
     secrets = source.active_secrets(now)
     if not secrets:
         raise InvalidSignature("the source has no active secret")
-    return _VERIFIERS[source.kind](source, request, secrets, now)
+    verifier = _VERIFIERS.get(source.kind)
+    if verifier is None:
+        from hookhaven.catalog import verifier_for  # (the catalog imports this module)
+
+        verifier = _VERIFIERS[source.kind] = verifier_for(source.kind)
+    return verifier(source, request, secrets, now)
 
 
 # --- helpers ------------------------------------------------------------------
@@ -177,8 +188,6 @@ def clean_id(value: object) -> str | None:
 
 
 # --- kinds --------------------------------------------------------------------
-
-Verifier = Callable[[Source, InboundRequest, list[str], float], VerifiedWebhook]
 
 
 def _standard(
@@ -308,7 +317,7 @@ def _slack(
         if not isinstance(challenge, str):
             raise MalformedPayload("url_verification without a challenge")
         return VerifiedWebhook(
-            event_type="url_verification", provider_event_id=None, challenge=challenge
+            event_type="url_verification", provider_event_id=None, answer=Answer(challenge)
         )
     event = body.get("event")
     if body.get("type") == "event_callback" and isinstance(event, dict):
@@ -368,13 +377,3 @@ def _hmac(
         # Only an id read from the body is signed.
         id_signed=options.id_from is not None and options.id_from.location == "field",
     )
-
-
-_VERIFIERS: dict[SourceKind, Verifier] = {
-    SourceKind.STANDARD: _standard,
-    SourceKind.STRIPE: _stripe,
-    SourceKind.GITHUB: _github,
-    SourceKind.SHOPIFY: _shopify,
-    SourceKind.SLACK: _slack,
-    SourceKind.HMAC: _hmac,
-}

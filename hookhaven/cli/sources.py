@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from hookhaven import catalog
 from hookhaven.cli.render import emit, fields, say, table, when
 from hookhaven.cli.state import seconds, state
 from hookhaven.cli.target import CliError
@@ -70,7 +71,10 @@ def field_ref(text: str | None, option: str) -> FieldRef | None:
 def add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Providers POST to /webhooks/<name>.")],
-    kind: Annotated[SourceKind, typer.Option("--kind", help="How requests are signed.")],
+    kind: Annotated[
+        SourceKind,
+        typer.Option("--kind", help="The provider or signing scheme: see `sources kinds`."),
+    ],
     secret: Annotated[str | None, typer.Option("--secret", help="The signing secret.")] = None,
     secret_stdin: Annotated[
         bool, typer.Option("--secret-stdin", help="Read the secret from stdin.")
@@ -121,6 +125,40 @@ def add(
             say(st, f"secret (shown once): {generated}")
 
     emit(st, data, draw)
+
+
+def kind_view(provider: catalog.Provider) -> dict[str, Any]:
+    return {
+        "kind": str(provider.kind),
+        "provider": provider.name,
+        "verifies": provider.verifies,
+        "replay_protection": provider.replay,
+        "tolerance_seconds": provider.tolerance,
+        "signed_timestamp": provider.signed_timestamp,
+        "signed_id": provider.signed_id,
+        "handshake": provider.handshake,
+        "alias_of": str(provider.alias_of) if provider.alias_of else None,
+        "credential": provider.credential,
+        "provider_retries_seconds": provider.retry_seconds,
+        "docs": provider.docs,
+    }
+
+
+@app.command("kinds")
+def kinds(ctx: typer.Context) -> None:
+    """The providers a source can be: what each verifies and what stops a replay."""
+    st = state(ctx)
+    views = [kind_view(p) for p in catalog.PROVIDERS]
+    rows = (
+        (
+            v["kind"],
+            v["provider"] + (f" (= {v['alias_of']})" if v["alias_of"] else ""),
+            v["verifies"],
+            v["replay_protection"],
+        )
+        for v in views
+    )
+    emit(st, views, lambda: table(st, ("kind", "provider", "verifies", "replay protection"), rows))
 
 
 @app.command("list")

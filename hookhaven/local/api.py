@@ -75,6 +75,8 @@ def http_api_event(
     segments = path.strip("/").split("/")
     routed = method == "POST" and len(segments) == 2 and segments[0] == "webhooks"
     lowered = {k.lower(): v for k, v in headers.items()}
+    # API Gateway sets it (always https there); the local stack serves plain HTTP.
+    lowered["x-forwarded-proto"] = "http"
     content_type = lowered.get("content-type", "")
     text: str | None = None
     if quotas.http_api_sends_as_text(content_type):

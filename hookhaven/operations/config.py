@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from hookhaven import catalog
 from hookhaven.control import ControlStore
 from hookhaven.ids import new_subscription_id
 from hookhaven.models import (
@@ -62,8 +63,10 @@ def _valid(model: type[M], what: str, **values: Any) -> M:
 
 
 def _standard_secret(kind: SourceKind, secret: str) -> None:
-    if kind == SourceKind.STANDARD and not is_standard_secret(secret):
-        raise OperationError("a standard source's secret is whsec_ followed by 24-64 base64 bytes")
+    if catalog.is_standard(kind) and not is_standard_secret(secret):
+        raise OperationError(
+            f"a {kind} source's secret is whsec_ followed by 24-64 base64 bytes (Standard Webhooks)"
+        )
 
 
 # --- sources ---------------------------------------------------------------------------

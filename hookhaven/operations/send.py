@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hookhaven import catalog
 from hookhaven.ids import new_subscription_id
 from hookhaven.models import EVENT_TYPE_PATTERN, Source, SourceKind
 from hookhaven.operations import OperationError
@@ -55,7 +56,7 @@ def signed_request(
     if not secrets:
         raise OperationError(f"source {source.name} has no active secret")
     message_id = "msg_" + new_subscription_id(now).removeprefix("sub_")
-    if source.kind == SourceKind.STANDARD:
+    if catalog.is_standard(source.kind):
         body = json.dumps(
             {
                 "type": event_type,
@@ -103,9 +104,10 @@ def send_test_event(
     if not EVENT_TYPE_PATTERN.match(event_type) or "*" in event_type:
         raise OperationError(f"bad --type {event_type!r}")
     source = get_source(config, source_name)
-    if source.kind not in (SourceKind.STANDARD, SourceKind.HMAC):
+    if not catalog.is_standard(source.kind) and source.kind != SourceKind.HMAC:
         raise OperationError(
-            f"send signs for standard and hmac sources; {source.name} is {source.kind}, "
+            f"send signs for standard and hmac sources (and Standard Webhooks senders); "
+            f"{source.name} is {source.kind}, "
             "whose provider must sign its own requests"
         )
     if not base_url:

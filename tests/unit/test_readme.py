@@ -41,6 +41,8 @@ def test_configuration_table_documents_every_setting_with_its_default():
             continue
         if value is None:
             expected = "none"
+        elif value == "":
+            expected = "(empty)"
         elif isinstance(value, bool):
             expected = str(value).lower()  # as cdk.json and -c spell it
         else:
@@ -48,26 +50,24 @@ def test_configuration_table_documents_every_setting_with_its_default():
         assert documented == expected, name
 
 
-def test_the_kinds_table_says_what_stops_a_replay_for_every_kind():
-    """Every kind is a row; its last column names the signed timestamp where the kind has
-    one, and the body's SHA-256 exactly for the kinds whose id the signature does not
-    cover (tests/unit/test_verification.py::test_whether_the_signature_covers_the_event_id
-    pins which those are)."""
-    from hookhaven.models import SourceKind
+def test_the_kinds_tables_list_every_kind_and_what_stops_its_replay():
+    """Every kind in the catalog is a row of the README's kinds tables, and its last column
+    says what the catalog says stops a replay: the signed timestamp where the kind has one,
+    and the body's SHA-256 exactly for the kinds whose id the signature does not cover
+    (tests/unit/test_catalog.py pins the catalog's claims to the verifiers' behaviour)."""
+    from hookhaven.catalog import PROVIDERS
 
     section = README.split("## Receiving webhooks", 1)[1].split("\n## ", 1)[0]
-    header = "| kind | signature | event id | event type | what stops a replay |"
-    assert header in section
+    assert "| kind | signature | event id | event type | what stops a replay |" in section
+    assert "| kind | provider | signature | event id and type | what stops a replay |" in section
     rows = {
         m.group(1): m.group(2)
         for m in re.finditer(r"^\| `(\w+)` \|.*\| ([^|]+) \|$", section, re.M)
     }
-    assert set(rows) == {kind.value for kind in SourceKind}
-    signed_id = {"standard", "stripe", "slack"}
-    timestamp = {"standard", "stripe", "slack"}
-    for kind, text in rows.items():
-        assert ("signed timestamp" in text) == (kind in timestamp), kind
-        if kind in signed_id:
-            assert "SHA-256" not in text, kind
-        else:
-            assert "body's SHA-256" in text, kind
+    assert set(rows) == {provider.kind.value for provider in PROVIDERS}
+    for provider in PROVIDERS:
+        text = rows[provider.kind.value]
+        assert ("signed timestamp" in text) == provider.signed_timestamp, provider.kind
+        if provider.tolerance is not None:
+            assert provider.replay.split(";")[0].split("within ")[1] in text, provider.kind
+        assert ("body's SHA-256" in text) == (not provider.signed_id), provider.kind

@@ -113,7 +113,7 @@ def signed_sample(
 def test_genuine_request_is_verified_and_identified(kind, signed_request):
     verified = verify(source_for(kind), signed_request(kind), NOW)
     assert (verified.event_type, verified.provider_event_id) == EXPECTED_IDENTITY[kind]
-    assert verified.challenge is None
+    assert verified.answer is None
 
 
 @pytest.mark.parametrize("kind", list(SAMPLES))
@@ -421,7 +421,9 @@ def test_whether_the_signature_covers_the_event_id(kind, signed_id, load_event):
 def test_slack_url_verification_yields_the_challenge(load_event):
     event = signed(load_event("http/slack_url_verification"), "slack", NOW)
     verified = verify(source_for("slack"), request_of(event), NOW)
-    assert verified.challenge == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    assert verified.answer is not None
+    assert verified.answer.body == "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    assert verified.answer.content_type == "text/plain"
 
 
 def test_github_event_without_action_is_typed_by_the_header_alone():

@@ -1,0 +1,131 @@
+"""The same checks over every named provider's case (``tests/provider_cases``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hookhaven import catalog
+from hookhaven.models import Secret, Source, SourceKind
+from hookhaven.verification import InboundRequest, InvalidSignature, MalformedPayload, verify
+from tests.provider_cases import CASES, NOW, ProviderCase
+
+ids = [case.id for case in CASES]
+
+
+def source(case: ProviderCase, *secrets: str) -> Source:
+    return Source(
+        name=case.kind,
+        kind=SourceKind(case.kind),
+        secrets=tuple(
+            Secret(value=v, created_at=NOW - 100) for v in secrets or (case.source_secret,)
+        ),
+        created_at=NOW - 100,
+        updated_at=NOW - 100,
+    )
+
+
+def request(
+    case: ProviderCase,
+    *,
+    body: bytes | None = None,
+    at: float = NOW,
+    key: str | None = None,
+    url: str | None = None,
+    drop: str | None = None,
+    change: dict[str, str] | None = None,
+) -> InboundRequest:
+    """The case's request, signed at ``at`` with ``key`` for ``url``; then ``body`` replaces
+    the signed one, ``drop`` removes a header and ``change`` overrides some."""
+    signed_body = case.body
+    headers = {k.lower(): v for k, v in case.headers.items()}
+    signature = case.sign(signed_body, at, key or case.signing_key, case.url)
+    headers.update({k.lower(): v for k, v in signature.items()})
+    if drop is not None:
+        headers.pop(drop.lower())
+    headers.update({k.lower(): v for k, v in (change or {}).items()})
+    return InboundRequest(
+        headers=headers,
+        body=signed_body if body is None else body,
+        url=url or case.url,
+    )
+
+
+def refused(case: ProviderCase, req: InboundRequest, *secrets: str) -> None:
+    with pytest.raises((InvalidSignature, MalformedPayload)):
+        verify(source(case, *secrets), req, NOW)
+
+
+def test_every_named_kind_has_a_case():
+    builtin = {"standard", "stripe", "github", "shopify", "slack", "hmac"}
+    aliases = {p.kind.value for p in catalog.PROVIDERS if p.alias_of is not None}
+    named = {p.kind.value for p in catalog.PROVIDERS} - builtin - aliases
+    assert named <= {case.kind for case in CASES}
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_a_genuine_request_is_accepted_as_documented(case: ProviderCase):
+    verified = verify(source(case), request(case), NOW)
+    assert (verified.event_type, verified.provider_event_id) == case.expected
+    provider = catalog.provider(SourceKind(case.kind))
+    assert verified.id_signed == provider.signed_id or verified.provider_event_id is None
+    assert provider.tolerance == case.tolerance
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_a_tampered_body_is_refused(case: ProviderCase):
+    middle = len(case.body) // 2
+    tampered = case.body[:middle] + bytes([case.body[middle] ^ 0x01]) + case.body[middle + 1 :]
+    with pytest.raises(InvalidSignature):
+        verify(source(case), request(case, body=tampered), NOW)
+    with pytest.raises(InvalidSignature):
+        verify(source(case), request(case, body=case.body + b" "), NOW)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_another_key_is_refused_and_a_rotation_accepts_either(case: ProviderCase):
+    with pytest.raises(InvalidSignature):
+        verify(source(case), request(case, key=case.other_signing_key), NOW)
+    other = case.other_source_secret or case.other_signing_key
+    for rotated in (
+        source(case, other, case.source_secret),
+        source(case, case.source_secret, other),
+    ):
+        assert verify(rotated, request(case), NOW).event_type == case.expected[0]
+        verified = verify(rotated, request(case, key=case.other_signing_key), NOW)
+        assert verified.event_type == case.expected[0]
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_each_signature_header_is_required(case: ProviderCase):
+    for name in case.signature_headers:
+        with pytest.raises(InvalidSignature):
+            verify(source(case), request(case, drop=name), NOW)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_an_empty_or_truncated_signature_is_refused(case: ProviderCase):
+    name = case.signature_headers[0].lower()
+    genuine = request(case).headers[name]
+    for bad in ("", genuine[:-2], genuine[: len(genuine) // 2], genuine + "00"):
+        with pytest.raises(InvalidSignature):
+            verify(source(case), request(case, change={name: bad}), NOW)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tolerance is not None], ids=lambda c: c.id)
+def test_a_request_older_than_the_documented_tolerance_is_refused(case: ProviderCase):
+    assert case.tolerance is not None
+    late = NOW - case.tolerance - 2
+    with pytest.raises(InvalidSignature):
+        verify(source(case), request(case, at=late), NOW)
+    early = NOW + case.tolerance + 2
+    with pytest.raises(InvalidSignature):
+        verify(source(case), request(case, at=early), NOW)
+    inside = NOW - case.tolerance + 2
+    assert verify(source(case), request(case, at=inside), NOW).event_type == case.expected[0]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.signs_url], ids=lambda c: c.id)
+def test_a_request_for_another_url_is_refused(case: ProviderCase):
+    elsewhere = case.url.replace("/webhooks/", "/webhooks/x")
+    with pytest.raises(InvalidSignature):
+        verify(source(case), request(case, url=elsewhere), NOW)
