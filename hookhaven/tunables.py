@@ -263,6 +263,8 @@ class RuntimeTunables(BaseModel):
         env = {}
         for name in RuntimeTunables.model_fields:
             value = getattr(self, name)
+            if value == "":
+                continue  # absent is the same (the default), and costs none of the 4 KB
             encoded = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
             env[ENV_PREFIX + name.upper()] = encoded
         return env

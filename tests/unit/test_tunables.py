@@ -106,6 +106,17 @@ def test_function_environment_round_trips_into_function_settings(monkeypatch):
     assert settings.dedupe_window == 86400
     assert settings.retry_jitter == 0.1
     assert settings.resources.config_table == "config_table"
+    assert settings.public_base_url == ""  # an empty value is left out of the environment
+    assert "HOOKHAVEN_PUBLIC_BASE_URL" not in environment
+
+
+def test_public_base_url_reaches_the_functions_and_must_be_a_url(monkeypatch):
+    base = "https://hooks.example.com/relay"
+    environment = Tunables.from_context({"public_base_url": base}).function_environment()
+    assert environment["HOOKHAVEN_PUBLIC_BASE_URL"] == base
+    for bad in ("hooks.example.com", "https://hooks.example.com/a b", "ftp://x", "https://h/?q=1"):
+        with pytest.raises(ConfigurationError, match="public_base_url"):
+            Tunables.from_context({"public_base_url": bad})
 
 
 def test_function_settings_name_a_missing_variable(monkeypatch):
