@@ -52,6 +52,13 @@ class SourceKind(StrEnum):
     # Providers with a signed timestamp or a handshake (hookhaven/providers/timestamped.py).
     # Providers that sign the body only (hookhaven/providers/bodyhmac.py).
     TYPEFORM = "typeform"
+    INTERCOM = "intercom"
+    BITBUCKET = "bitbucket"
+    GITLAB = "gitlab"
+    SENTRY = "sentry"
+    VERCEL = "vercel"
+    WOOCOMMERCE = "woocommerce"
+    RAZORPAY = "razorpay"
     # Providers that sign with a public key (hookhaven/providers/keys.py).
 
 

@@ -49,6 +49,9 @@ class ProviderCase:
     tolerance: int | None = None
     #: The signature covers the URL the provider called.
     signs_url: bool = False
+    #: The signature covers the body. False only where the provider signs nothing (GitLab
+    #: sends its secret token as is): a changed body then passes, which the tests assert.
+    signs_body: bool = True
     #: Extra query string on the URL the case is sent to (Twilio's bodySHA256).
     path: str = ""
     #: A short label when a kind has several cases (JSON and form, say).
