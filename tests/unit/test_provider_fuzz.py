@@ -22,7 +22,7 @@ def refused(case: ProviderCase, req: InboundRequest) -> None:
 
 
 @FUZZ
-@given(case=cases, body=st.binary(max_size=512))
+@given(case=st.sampled_from([c for c in CASES if c.signs_body]), body=st.binary(max_size=512))
 def test_a_genuine_signature_over_another_body_is_refused(case: ProviderCase, body: bytes):
     if body == case.body:
         return
