@@ -159,9 +159,13 @@ def _twitch(
 #: "ts=...;h1=..." (it may carry several h1), h1 the hex HMAC-SHA256 of "{ts}:{body}" with
 #: the destination's secret key. Tolerance: Paddle's SDKs allow 5 seconds by default and
 #: its page tells manual implementations to do the same (paddle_billing's Verifier:
-#: maximum_variance=5, refusing a ts more than 5 s before or after now).
+#: maximum_variance=5, refusing a ts more than 5 s before or after now). That SDK refuses
+#: a header with a key other than ts and h1; here other keys are ignored (Paddle sends none).
 _PADDLE = HmacScheme(
-    header="paddle-signature", message=joined("", ":"), params=Params("ts", "h1", ";"), tolerance=5
+    header="paddle-signature",
+    message=joined("", ":"),
+    params=Params("ts", "h1", ";"),
+    tolerance=5,
 )
 
 
@@ -181,6 +185,7 @@ def _paddle(
 #: https://developer.calendly.com/api-docs/overview/webhooks/webhook-signatures:
 #: Calendly-Webhook-Signature "t=...,v1=...", v1 the hex HMAC-SHA256 of "{t}.{body}" with
 #: the webhook signing key; the page sets "the application's tolerance zone to 3 minutes".
+#: Its example refuses only a t older than that; a t as far in the future is refused too.
 _CALENDLY = HmacScheme(
     header="calendly-webhook-signature",
     message=joined("", "."),
