@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 from hookhaven.models import SourceKind
-from hookhaven.providers import bodyhmac
+from hookhaven.providers import bodyhmac, timestamped
 from hookhaven.providers.base import Provider
 
 __all__ = ["PROVIDERS", "Provider", "is_standard", "provider", "verifier_for"]
@@ -144,6 +144,7 @@ PROVIDERS: tuple[Provider, ...] = (
         None,
     ),
     # Each family of named providers, one module apiece (hookhaven/providers/).
+    *timestamped.PROVIDERS,
     *bodyhmac.PROVIDERS,
 )
 

@@ -50,6 +50,12 @@ class SourceKind(StrEnum):
     OPENAI = "openai"
     # Providers that sign the URL they call (hookhaven/providers/urlsigned.py).
     # Providers with a signed timestamp or a handshake (hookhaven/providers/timestamped.py).
+    ZOOM = "zoom"
+    TWITCH = "twitch"
+    PADDLE = "paddle"
+    CALENDLY = "calendly"
+    LINEAR = "linear"
+    ZENDESK = "zendesk"
     # Providers that sign the body only (hookhaven/providers/bodyhmac.py).
     TYPEFORM = "typeform"
     INTERCOM = "intercom"

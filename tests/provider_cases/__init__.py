@@ -58,6 +58,9 @@ class ProviderCase:
     label: str = ""
     #: What a source is configured with for ``other_signing_key`` ("": the same string).
     other_source_secret: str = ""
+    #: For a provider whose signed timestamp travels inside the body (Linear's
+    #: webhookTimestamp): the body as signed at a given time; ``body`` is it at ``NOW``.
+    body_at: Callable[[float], bytes] | None = None
     notes: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -36,7 +36,7 @@ def request(
 ) -> InboundRequest:
     """The case's request, signed at ``at`` with ``key`` for ``url``; then ``body`` replaces
     the signed one, ``drop`` removes a header and ``change`` overrides some."""
-    signed_body = case.body
+    signed_body = case.body if case.body_at is None else case.body_at(at)
     headers = {k.lower(): v for k, v in case.headers.items()}
     signature = case.sign(signed_body, at, key or case.signing_key, case.url)
     headers.update({k.lower(): v for k, v in signature.items()})
