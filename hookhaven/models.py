@@ -53,6 +53,8 @@ class SourceKind(StrEnum):
     # Providers that sign the body only (hookhaven/providers/bodyhmac.py).
     TYPEFORM = "typeform"
     # Providers that sign with a public key (hookhaven/providers/keys.py).
+    DISCORD = "discord"
+    SENDGRID = "sendgrid"
 
 
 class Secret(BaseModel):
