@@ -66,6 +66,8 @@ class SourceKind(StrEnum):
     WOOCOMMERCE = "woocommerce"
     RAZORPAY = "razorpay"
     # Providers that sign with a public key (hookhaven/providers/keys.py).
+    DISCORD = "discord"
+    SENDGRID = "sendgrid"
 
 
 class Secret(BaseModel):

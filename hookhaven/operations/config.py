@@ -62,11 +62,20 @@ def _valid(model: type[M], what: str, **values: Any) -> M:
         raise OperationError(f"bad {what} {field} {problem['input']!r}: {message}") from None
 
 
-def _standard_secret(kind: SourceKind, secret: str) -> None:
+def _check_secret(kind: SourceKind, secret: str) -> None:
+    """The secret has the form the kind needs (a whsec_ secret, a public key), or one line
+    saying what is wrong with it."""
     if catalog.is_standard(kind) and not is_standard_secret(secret):
         raise OperationError(
             f"a {kind} source's secret is whsec_ followed by 24-64 base64 bytes (Standard Webhooks)"
         )
+    check = catalog.provider(kind).check_credential
+    if check is not None:
+        # A public key that does not parse: refused now, not with a 401 at every request.
+        try:
+            check(secret)
+        except ValueError as error:
+            raise OperationError(f"bad --secret for a {kind} source: {error}") from None
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -91,7 +100,7 @@ def add_source(
                 f"a {kind} source needs the provider's secret: --secret or --secret-stdin"
             )
         secret = generated = new_standard_secret()
-    _standard_secret(kind, secret)
+    _check_secret(kind, secret)
     options = None
     if kind == SourceKind.HMAC:
         options = _valid(HmacOptions, "hmac", **(hmac or {}))
@@ -141,7 +150,7 @@ def rotate_source_secret(
                 f"a {source.kind} source's new secret comes from the provider: --secret"
             )
         secret = generated = new_standard_secret()
-    _standard_secret(source.kind, secret)
+    _check_secret(source.kind, secret)
     secrets = rotated(source.secrets, secret, now=now, keep_old=keep_old)
     config.put_source(source.model_copy(update={"secrets": secrets, "updated_at": now}))
     return SecretRotated(name, now + keep_old, generated)

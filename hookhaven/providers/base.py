@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hookhaven.models import SourceKind
@@ -35,6 +36,10 @@ class Provider:
     alias_of: SourceKind | None = None
     #: A handshake it answers (a challenge), if the provider has one.
     handshake: str | None = None
+    #: Checks what the operator gives as ``--secret`` when a source is added or its secret
+    #: rotated: raises ``ValueError`` saying in one line what is wrong (a public key that
+    #: does not parse), so that it is refused then, not at the first request.
+    check_credential: Callable[[str], None] | None = None
 
     @property
     def replay(self) -> str:
