@@ -1,9 +1,11 @@
 """Verification time per source kind: ``verify()`` alone, p50 and p99 over many requests.
 
-Run with ``make bench`` (or ``python bench/verifiers.py``). The built-in kinds are signed
-here by hand, as their providers document; the named providers (issue 16) with their
-test cases' signers (tests/provider_cases). Compare two commits by running this same file
-against each: it needs nothing newer than ``verify``, ``Source`` and ``InboundRequest``.
+Run with ``make bench`` (or ``python bench/verifiers.py``). ``python bench/verifiers.py
+KIND N`` verifies N requests of one built-in kind and prints nothing, for instruction
+counts (``valgrind --tool=callgrind``). The built-in kinds are signed here by hand, as
+their providers document; the named providers (issue 16) with their test cases' signers
+(tests/provider_cases). Compare two commits by running this same file against each: it
+needs nothing newer than ``verify``, ``Source`` and ``InboundRequest``.
 """
 
 from __future__ import annotations
@@ -117,15 +119,36 @@ def _cases() -> list[tuple[str, Source, list[InboundRequest], float]]:
     return found
 
 
+BUILT_IN = ("standard", "stripe", "github", "shopify", "slack", "hmac")
+
+
+def _requests(kind: str, count: int) -> list[InboundRequest]:
+    requests = []
+    for index in range(count):
+        body = _body(index)
+        requests.append(InboundRequest(headers=_built_in(kind, body), body=body))
+    return requests
+
+
+def count_only(kind: str, count: int) -> None:
+    """``count`` verifications of one built-in kind and nothing else: run under
+    ``valgrind --tool=callgrind`` at two counts, the difference in instructions over the
+    difference in count is one verification's cost, whatever the machine is doing."""
+    source = _source(kind, STANDARD_SECRET if kind == "standard" else SECRET)
+    requests = _requests(kind, count)
+    for request in requests:
+        verify(source, request, NOW)
+
+
 def main() -> None:
+    if len(sys.argv) == 3:
+        count_only(sys.argv[1], int(sys.argv[2]))
+        return
     rows: list[tuple[str, float, float]] = []
     secrets: dict[str, str] = {"standard": STANDARD_SECRET}
-    for kind in ("standard", "stripe", "github", "shopify", "slack", "hmac"):
+    for kind in BUILT_IN:
         source = _source(kind, secrets.get(kind, SECRET))
-        requests = []
-        for index in range(REQUESTS):
-            body = _body(index)
-            requests.append(InboundRequest(headers=_built_in(kind, body), body=body))
+        requests = _requests(kind, REQUESTS)
         rows.append((kind, *_measure(source, requests, NOW)))
     for name, source, requests, now in _cases():
         rows.append((name, *_measure(source, requests, now)))
