@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 from hookhaven.models import SourceKind
-from hookhaven.providers import bodyhmac
+from hookhaven.providers import bodyhmac, urlsigned
 from hookhaven.providers.base import Provider
 
 __all__ = ["PROVIDERS", "Provider", "is_standard", "provider", "verifier_for"]
@@ -145,6 +145,7 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     # Each family of named providers, one module apiece (hookhaven/providers/).
     *bodyhmac.PROVIDERS,
+    *urlsigned.PROVIDERS,
 )
 
 _BY_KIND = {provider.kind: provider for provider in PROVIDERS}
