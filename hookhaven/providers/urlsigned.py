@@ -224,9 +224,16 @@ def _hubspot(
 # callback URL exactly as it was given when the webhook was created. Trello's documentation
 # adds that its signer treats the signed text as a "binary" string, not UTF-8: each
 # character counts as its 8 least significant bits (the en dash, U+2013, as byte 19).
-# Both forms are accepted. The "binary" one is lossy (characters 256 apart sign alike), so
-# it is only tried when the action's id and type, which name and deduplicate the event, are
-# plain ASCII, as Trello's always are: a body whose id were changed that way cannot pass.
+# Both forms are accepted: refusing the documented one would refuse every genuine body
+# with a non-ASCII character in it (a name with an accent, a curly quote).
+#
+# That form is lossy: characters 256 apart sign alike. So is Trello's scheme itself, if its
+# signer works as documented: a body whose non-ASCII characters are replaced by the ASCII
+# ones with the same low byte (U+2122 by a quote) is signed alike over its UTF-8 bytes, and
+# no verifier can tell. Trying the "binary" form adds the other direction, ASCII characters
+# replaced by non-ASCII ones; it is only tried when the action's id and type, which name and
+# deduplicate the event, are plain ASCII, as Trello's always are, so such a body keeps the
+# genuine action's id and is found a duplicate of it.
 
 
 def _node_binary(text: str) -> bytes:
