@@ -1,4 +1,4 @@
-"""Receiver Lambda: ``POST /webhooks/{source}`` behind the HTTP API.
+"""Receiver Lambda: ``POST /webhooks/{source}`` (and ``HEAD``) behind the HTTP API.
 
 Thin by design: decode the request, hand it to ``hookhaven.ingest.Receiver``,
 map its outcome or error to the status table of the receiver contract.
@@ -58,6 +58,7 @@ class ReceiverFunction:
         self.receiver = receiver
         self.app = app = APIGatewayHttpResolver()
         app.post("/webhooks/<source>")(self._receive)
+        app.head("/webhooks/<source>")(self._head)
         for error, reply in (
             (UnknownSource, _unknown_source),
             (InvalidSignature, _invalid_signature),
@@ -135,12 +136,20 @@ class ReceiverFunction:
             return Response(200, content_types.TEXT_PLAIN, "")
         return json_response(202, {"id": outcome.event_id})
 
+    def _head(self, source: str) -> Response[str]:
+        """200 and no body for a configured source, whatever its kind: Trello checks its
+        callback URL with a HEAD when a webhook is created, and keeps it only on a 200."""
+        if not self.receiver.has_source(source):
+            raise UnknownSource(source)
+        return Response(200, content_types.TEXT_PLAIN, "")
+
     def _not_found(self, _: Exception) -> Response[str]:
         event = self.app.current_event
         parts = event.path.strip("/").split("/")
-        if len(parts) == 2 and parts[0] == "webhooks" and event.http_method != "POST":
+        webhook = len(parts) == 2 and parts[0] == "webhooks"
+        if webhook and event.http_method not in ("POST", "HEAD"):
             response = error_response(405, "method_not_allowed", "webhooks are delivered with POST")
-            response.headers["Allow"] = "POST"
+            response.headers["Allow"] = "HEAD, POST"
             return response
         return error_response(404, "not_found", "only POST /webhooks/{source} is served here")
 

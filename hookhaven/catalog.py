@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 
 from hookhaven.models import SourceKind
-from hookhaven.providers import bodyhmac, keys, timestamped
+from hookhaven.providers import bodyhmac, keys, timestamped, urlsigned
 from hookhaven.providers.base import Provider
 
 __all__ = ["PROVIDERS", "Provider", "is_standard", "provider", "verifier_for"]
@@ -147,6 +147,7 @@ PROVIDERS: tuple[Provider, ...] = (
     *timestamped.PROVIDERS,
     *bodyhmac.PROVIDERS,
     *keys.PROVIDERS,
+    *urlsigned.PROVIDERS,
 )
 
 _BY_KIND = {provider.kind: provider for provider in PROVIDERS}

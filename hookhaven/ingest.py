@@ -227,6 +227,14 @@ class Receiver:
     def public_base_url(self) -> str:
         return self._settings.public_base_url
 
+    def has_source(self, source_name: str) -> bool:
+        """Whether ``source_name`` is configured: what a ``HEAD`` asks (Trello checks its
+        callback URL so when a webhook is created)."""
+        try:
+            return self._directory.source(source_name) is not None
+        except StorageUnavailable as error:
+            raise Unavailable("could not read the source configuration") from error
+
     def receive(
         self, source_name: str, request: InboundRequest, *, lease_seconds: float | None = None
     ) -> Received:

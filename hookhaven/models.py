@@ -49,6 +49,10 @@ class SourceKind(StrEnum):
     REPLICATE = "replicate"
     OPENAI = "openai"
     # Providers that sign the URL they call (hookhaven/providers/urlsigned.py).
+    TWILIO = "twilio"
+    SQUARE = "square"
+    HUBSPOT = "hubspot"
+    TRELLO = "trello"
     # Providers with a signed timestamp or a handshake (hookhaven/providers/timestamped.py).
     ZOOM = "zoom"
     TWITCH = "twitch"

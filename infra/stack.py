@@ -175,7 +175,8 @@ class HookHavenStack(Stack):
             "AwsSolutions::AwsSolutions-APIG4",
             "Webhook providers cannot send IAM, JWT or Lambda-authorizer credentials; every "
             "request is authenticated by its provider signature (HMAC over the raw body), "
-            "which only the receiver can check.",
+            "which only the receiver can check. The HEAD route (Trello's check of its "
+            "callback URL) only says whether a source exists, as a POST's 404 already does.",
         )
         _acknowledge(
             self.monitoring.alarm_topic,

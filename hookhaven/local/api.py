@@ -51,6 +51,9 @@ INTERNAL_ERROR = (500, "Internal Server Error")
 #: sending, reads the answer instead of a reset; and at most how much it reads for that.
 DRAIN_TIMEOUT_SECONDS = 5
 DRAIN_MAX_BYTES = 2 * quotas.HTTP_API_PAYLOAD.value
+#: The methods the stack routes to the receiver on /webhooks/{source} (infra's Ingest);
+#: every other request reaches it as ``$default`` and is answered 405 or 404.
+ROUTED_METHODS = ("POST", "HEAD")
 #: Connections waiting to be accepted: API Gateway takes a burst without refusing or
 #: resetting any; the standard library's default of 5 resets clients beyond a handful.
 LISTEN_BACKLOG = 1024
@@ -73,7 +76,9 @@ def http_api_event(
     parts = urlsplit(raw_path)
     path = parts.path
     segments = path.strip("/").split("/")
-    routed = method == "POST" and len(segments) == 2 and segments[0] == "webhooks"
+    # The stack's routes: POST (webhooks) and HEAD (Trello's check of its callback URL).
+    routed = method in ROUTED_METHODS and len(segments) == 2 and segments[0] == "webhooks"
+    route_key = f"{method} /webhooks/{{source}}" if routed else "$default"
     lowered = {k.lower(): v for k, v in headers.items()}
     # API Gateway sets it (always https there); the local stack serves plain HTTP.
     lowered["x-forwarded-proto"] = "http"
@@ -87,7 +92,7 @@ def http_api_event(
     now = time.time()
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "POST /webhooks/{source}" if routed else "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": parts.query,
         "headers": lowered,
@@ -103,7 +108,7 @@ def http_api_event(
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": uuid.uuid4().hex,
-            "routeKey": "POST /webhooks/{source}" if routed else "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "timeEpoch": int(now * 1000),
@@ -176,6 +181,8 @@ class LocalApi:
                 raw = response.get("body") or ""
                 payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
                 headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+                if self.command == "HEAD":
+                    payload = b""  # a HEAD's answer has headers only, as API Gateway sends it
                 self._reply(int(response.get("statusCode", 200)), headers, payload)
 
             def _request_line_and_headers_bytes(self) -> int:
@@ -223,6 +230,7 @@ class LocalApi:
                 self.wfile.flush()
 
             do_POST = _handle
+            do_HEAD = _handle
             do_GET = _handle
             do_PUT = _handle
             do_DELETE = _handle

@@ -1,4 +1,5 @@
-"""Ingest: the HTTP API and the receiver behind ``POST /webhooks/{source}``."""
+"""Ingest: the HTTP API and the receiver behind ``POST /webhooks/{source}`` (and ``HEAD``,
+which Trello sends to a callback URL when a webhook is created)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ class Ingest(Construct):
         )
         self.api.add_routes(
             path=WEBHOOK_ROUTE,
-            methods=[apigwv2.HttpMethod.POST],
+            # HEAD: Trello keeps a webhook only if its callback URL answers a HEAD with 200.
+            methods=[apigwv2.HttpMethod.POST, apigwv2.HttpMethod.HEAD],
             integration=integrations.HttpLambdaIntegration("ReceiverIntegration", self.receiver),
         )
         self.access_logs = logs.LogGroup(

@@ -48,7 +48,21 @@ def test_route_posts_webhooks_to_the_receiver(template):
     receiver_ref = integration["IntegrationUri"]["Fn::GetAtt"][0]
     receiver = template.to_json()["Resources"][receiver_ref]["Properties"]
     assert receiver["Handler"] == "functions.receiver.handler"
-    assert len(resources(template, "AWS::ApiGatewayV2::Route")) == 1
+    assert len(resources(template, "AWS::ApiGatewayV2::Route")) == 2
+
+
+def test_head_on_the_webhook_path_reaches_the_same_integration(template):
+    """Trello checks its callback URL with a HEAD when a webhook is created and keeps the
+    webhook only on a 200: the receiver answers it, through the POST route's integration."""
+    post = only(template, "AWS::ApiGatewayV2::Route", {"RouteKey": "POST /webhooks/{source}"})
+    head = only(template, "AWS::ApiGatewayV2::Route", {"RouteKey": "HEAD /webhooks/{source}"})
+    assert head["Properties"]["Target"] == post["Properties"]["Target"]
+    assert head["Properties"].get("AuthorizationType", "NONE") == "NONE"
+    routes = resources(template, "AWS::ApiGatewayV2::Route").values()
+    assert {r["Properties"]["RouteKey"] for r in routes} == {
+        "POST /webhooks/{source}",
+        "HEAD /webhooks/{source}",
+    }
 
 
 def test_the_stage_throttle_is_the_only_rate_limit_and_no_waf_is_claimed(template):
