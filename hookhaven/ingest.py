@@ -199,9 +199,13 @@ def dedupe_key(source: str, verified: VerifiedWebhook, body_sha256: str) -> Dedu
     it; else the exact body. An id from an unsigned header can be changed by anyone who saw
     one genuine request, so for those kinds (github, shopify, hmac with a header id) a
     byte-identical body is a duplicate within the dedupe window, whatever its headers say:
-    a replay under a fresh id, under another event type, or with no id at all."""
+    a replay under a fresh id, under another event type, or with no id at all. Where the
+    signature covers something other than the body's bytes (Twilio's sorted form fields),
+    that is what must be identical (``VerifiedWebhook.signed_content``)."""
     if verified.trusted_id is not None:
         return DedupeKey(source, verified.trusted_id)
+    if verified.signed_content is not None:
+        return DedupeKey(source, f"sha256:{hashlib.sha256(verified.signed_content).hexdigest()}")
     return DedupeKey(source, f"sha256:{body_sha256}")
 
 

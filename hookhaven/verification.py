@@ -80,6 +80,11 @@ class VerifiedWebhook:
     #: The provider shows the answer's body to a person (Slack's slash commands and
     #: interactivity post it in the channel or as an error): answer 200 with no body.
     empty_answer: bool = False
+    #: What the signature covers, in a canonical form, where that is not the body's bytes
+    #: (Twilio signs a form's parsed fields, sorted, so the same fields reordered or
+    #: re-encoded still verify): a duplicate without a trusted id is found by its digest,
+    #: not the body's.
+    signed_content: bytes | None = None
     #: What to answer an accepted event instead of hookhaven's own 202 (Discord wants an
     #: interaction's deferred reply). A duplicate gets the same answer.
     reply: Answer | None = None

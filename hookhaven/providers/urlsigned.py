@@ -83,10 +83,14 @@ def _twilio_message(request: InboundRequest, timestamp: str) -> list[bytes]:
         elif request.body:
             raise InvalidSignature("a body that is not a form needs bodySHA256 in the URL")
         fields = {}
-    signed_fields = "".join(
-        name + value for name in sorted(fields) for value in sorted(set(fields[name]))
-    )
+    signed_fields = _signed_fields(fields)
     return [(url + signed_fields).encode() for url in urls]
+
+
+def _signed_fields(fields: dict[str, list[str]]) -> str:
+    """Each field's name and value, sorted, repeated values once (twilio-python's
+    ``compute_signature``)."""
+    return "".join(name + value for name in sorted(fields) for value in sorted(set(fields[name])))
 
 
 #: By the algorithm X-Twilio-Webhooks-Signature-Settings names (HMAC_SHA1 without it).
@@ -148,6 +152,10 @@ def _twilio(
         event_type=_twilio_type(fields, None if fields is not None else _json_object(request.body)),
         provider_event_id=clean_id(request.header("i-twilio-idempotency-token")),
         id_signed=False,
+        # The same fields in another order or encoding verify too: a replay of them is a
+        # duplicate however its body is spelled. Field names and values cannot run into one
+        # another ambiguously here any more than in the signature itself.
+        signed_content=_signed_fields(fields).encode() if fields is not None else None,
     )
 
 

@@ -575,3 +575,60 @@ def test_trello_requests_without_an_action_id_are_malformed():
         )
         with pytest.raises(MalformedPayload):
             verify(source("trello", TRELLO_SECRET), request, NOW)
+
+
+def test_a_twilio_form_replayed_in_another_order_or_encoding_is_a_duplicate():
+    """Twilio signs the parsed fields, sorted: the same fields in another order or another
+    URL encoding carry the same signature (twilio-python's validator accepts them), so a
+    replay spelled that way must still be found a duplicate, under any idempotency token."""
+    from hookhaven.ingest import Duplicate, Receiver, SourceDirectory
+    from hookhaven.memory import MemoryBodyStore, MemoryConfig, MemoryEventStore, MemoryQueue
+    from hookhaven.tunables import RuntimeTunables
+
+    token = "12345"
+    url = "https://hooks.example.com/webhooks/twilio"
+    fields = {"MessageSid": "SM1", "MessageStatus": "delivered", "Body": "café & tea"}
+    signature = RequestValidator(token).compute_signature(url, fields)
+    first = urlencode(fields).encode()
+    reordered = urlencode(dict(reversed(list(fields.items())))).encode()
+    respelled = b"Body=caf%C3%A9+%26+tea&MessageSid=SM1&MessageStatus=delivered"
+    assert len({first, reordered, respelled}) == 3
+    config = MemoryConfig()
+    config.sources["twilio"] = source("twilio", token)
+    queue = MemoryQueue()
+    receiver = Receiver(
+        directory=SourceDirectory(config, ttl=30, clock=lambda: NOW),
+        events=MemoryEventStore(),
+        bodies=MemoryBodyStore(),
+        queue=queue,
+        settings=RuntimeTunables(),
+        clock=lambda: NOW,
+    )
+
+    def post(body: bytes, idempotency: str) -> object:
+        headers = {
+            **FORM,
+            "x-twilio-signature": signature,
+            "i-twilio-idempotency-token": idempotency,
+        }
+        request = InboundRequest(headers=headers, body=body, url=url)
+        return receiver.receive("twilio", request)
+
+    original = post(first, "token-1")
+    assert not isinstance(original, Duplicate)
+    for index, body in enumerate((reordered, respelled, first)):
+        assert RequestValidator(token).validate(url, dict(_parse(body)), signature), (
+            "twilio-python accepts the replay"
+        )
+        again = post(body, f"token-{index + 2}")
+        assert isinstance(again, Duplicate), body
+        assert again.event_id == original.event_id  # type: ignore[attr-defined]
+    other = urlencode({**fields, "MessageStatus": "failed"}).encode()
+    with pytest.raises(InvalidSignature):
+        post(other, "token-9")
+
+
+def _parse(body: bytes) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(body.decode(), keep_blank_values=True)
