@@ -22,7 +22,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # would compile boto3, moto and aws-cdk-lib afresh, about 3 s apiece.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: dev test lint typecheck synth bootstrap deploy diff smoke bench asset clean help lock
+.PHONY: dev test lint typecheck synth bootstrap deploy diff smoke bench asset clean help lock mutate
 
 help:
 	@echo "make dev     run hookhaven locally (AWS emulator, API, dispatcher)"
@@ -32,6 +32,7 @@ help:
 	@echo "make deploy  deploy the stack with your AWS credentials (cdk deploy)"
 	@echo "make smoke   prove the deployed stack end to end (needs echo_subscriber: see README)"
 	@echo "make bench   run the benchmarks"
+	@echo "make mutate  mutation-test the signature verifiers (not part of make test)"
 	@echo "make lock    regenerate the development lock (constraints.txt), then run make test"
 
 # The development environment is installed from the lock, so every machine and CI run the
@@ -85,6 +86,34 @@ typecheck: $(STAMP)
 test: lint typecheck $(NODE_STAMP)
 	$(PY) -m pytest -n 3 --dist loadgroup
 
+# Mutation testing of the signature verifiers (mutmut; [tool.mutmut] in pyproject.toml
+# names the modules it mutates and the tests it runs), a few minutes on two cores. It starts
+# afresh each time: mutmut keeps a survivor's verdict until its function changes, even once
+# a test kills it. It prints the score and every mutant not killed, and fails if there is
+# one. An equivalent mutant (one no test can tell from the code) is not made at all: its
+# line says "pragma: no mutate" with the reason beside it (or, for InvalidSignature's
+# messages, do_not_mutate_patterns does).
+MUTATE_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+mutate: $(STAMP)
+	rm -rf mutants
+	@mkdir -p mutants
+	@echo "$(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) > mutants/run.log"
+	@start=$$(date +%s); \
+	$(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) > mutants/run.log 2>&1 \
+	  || { tr '\r' '\n' < mutants/run.log | tail -n 40; exit 1; }; \
+	echo "mutmut ran in $$(( $$(date +%s) - start )) s"
+	@$(VENV)/bin/mutmut results --all true | awk ' \
+	  { sub(/^ +/, ""); i = index($$0, ": "); name = substr($$0, 1, i - 1); \
+	    status = substr($$0, i + 2); total++; \
+	    if (status == "killed" || status == "timeout") killed++; else missed[++n] = name " (" status ")"; \
+	    if (status == "timeout") timeouts++ } \
+	  END { printf "mutation score: %d killed / %d mutants", killed, total; \
+	    if (timeouts) printf " (%d of them by a timeout)", timeouts; print ""; \
+	    for (j = 1; j <= n; j++) print "  not killed: " missed[j]; \
+	    if (n) print "see one with: $(VENV)/bin/mutmut show NAME"; \
+	    exit (n > 0 || total == 0) }'
+
 asset: $(STAMP)
 	$(PY) -m infra.asset
 
@@ -112,4 +141,4 @@ bench: $(STAMP)
 	else echo "no benchmarks yet"; fi
 
 clean:
-	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache mutants

