@@ -22,9 +22,12 @@ from __future__ import annotations
 import __future__
 
 import hmac
+import importlib
 import inspect
+import pkgutil
 import textwrap
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -202,6 +205,15 @@ def _edge_tests_fail(kind: str) -> bool:
     )
 
 
+def _provider_modules() -> list[ModuleType]:
+    import hookhaven.providers
+
+    return [
+        importlib.import_module(f"hookhaven.providers.{info.name}")
+        for info in pkgutil.iter_modules(hookhaven.providers.__path__)
+    ]
+
+
 def _case_tests_fail(case: ProviderCase) -> bool:
     return fails(case_tests.test_an_empty_or_truncated_signature_is_refused, case) or fails(
         mutant_tests.test_a_named_provider_s_signature_cut_short_is_refused_at_every_length, case
@@ -210,10 +222,22 @@ def _case_tests_fail(case: ProviderCase) -> bool:
 
 @pytest.mark.parametrize("compare", [_prefix_equal, _shorter_equal])
 def test_a_comparison_that_accepts_a_short_or_long_signature_is_caught(compare, monkeypatch):
-    cases = [case for case in CASES if case.signature_headers]
+    # GitLab's token is compared as a SHA-256 digest of the whole token: a shortened token
+    # has a wholly different digest, so no comparison of digests, however lax about length,
+    # can be reached by shortening it (and its case tests check a shortened token anyway).
+    # Discord and SendGrid verify a public-key signature (hookhaven/providers/curves.py):
+    # nothing of theirs compares bytes.
+    cases = [
+        case
+        for case in CASES
+        if case.signature_headers and case.signs_body and case.kind not in ("discord", "sendgrid")
+    ]
     assert not any(_edge_tests_fail(kind) for kind in edge_tests.KINDS)
-    monkeypatch.setattr(verification, "any_equal", compare)
-    monkeypatch.setattr(schemes, "any_equal", compare)
+    # Wherever a verifier compares with it: the built-in kinds, the scheme engine, and any
+    # provider module with a comparison of its own (GitLab's token).
+    for module in (verification, schemes, *_provider_modules()):
+        if hasattr(module, "any_equal"):
+            monkeypatch.setattr(module, "any_equal", compare)
     # Every built-in kind, every named provider's case and the scheme engine notice.
     for kind in edge_tests.KINDS:
         assert _edge_tests_fail(kind), kind
