@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from hookhaven import catalog
@@ -136,3 +138,29 @@ def test_a_request_for_another_url_is_refused(case: ProviderCase):
     elsewhere = case.url.replace("/webhooks/", "/webhooks/x")
     with pytest.raises(InvalidSignature):
         verify(source(case), request(case, url=elsewhere), NOW)
+
+
+#: Cases whose provider cannot sign a body that is not UTF-8: Twilio's form fields and
+#: HubSpot's SDK are text, and Linear's replay protection is a field of its JSON body.
+#: (Twilio's JSON case names its body's digest in its URL: the case tests the bytes.)
+TEXT_ONLY = {"twilio-form", "twilio-sharedkey", "twilio-json", "hubspot", "linear"}
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.signs_body and c.id not in TEXT_ONLY], ids=lambda c: c.id
+)
+def test_a_body_that_is_not_utf8_is_verified_over_its_raw_bytes(case: ProviderCase):
+    """The signature covers bytes, not text: a body that does not decode is still authentic
+    (it may then be refused as malformed, 400, never as forged, 401), and one byte of it
+    changed is a forgery."""
+    raw = case.body[:-1] + b"\xff\xfe\x80" + case.body[-1:]
+    signed = request(case, body=raw)
+    signed_headers = case.sign(raw, NOW, case.signing_key, case.url)
+    signed = signed._replace(
+        headers={**signed.headers, **{k.lower(): v for k, v in signed_headers.items()}}
+    )
+    with contextlib.suppress(MalformedPayload):  # authentic, but not what it sends: 400
+        verify(source(case), signed, NOW)
+    tampered = signed._replace(body=raw.replace(b"\xfe", b"\xfd"))
+    with pytest.raises(InvalidSignature):
+        verify(source(case), tampered, NOW)
