@@ -154,6 +154,25 @@ def test_provider_sources_take_their_secret_from_the_flag_or_stdin(env):
     assert "--kind" in usage_error("sources", "add", "x", "--kind", "nope")
 
 
+def test_every_kind_in_the_catalog_can_be_added_by_name(env):
+    """`sources add NAME --kind <provider>` for every kind `sources kinds` lists, with the
+    credential its provider gives (a whsec_ secret for Standard Webhooks senders, a public
+    key for Discord and SendGrid)."""
+    from tests.provider_cases import CASES
+
+    kinds = cli_json("sources", "kinds")
+    credentials = {case.kind: case.source_secret for case in CASES}
+    for view in kinds:
+        kind = view["kind"]
+        secret = credentials.get(kind, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        cli("sources", "add", f"src-{kind}", "--kind", kind, "--secret", secret)
+        assert cli_json("sources", "show", f"src-{kind}")["kind"] == kind
+    assert len(cli_json("sources", "list")) >= len(kinds) >= 25
+    # A Standard Webhooks sender's secret is a whsec_ one, and Discord's a public key.
+    fails("sources", "add", "c2", "--kind", "clerk", "--secret", "plain", message="whsec_")
+    fails("sources", "add", "d2", "--kind", "discord", "--secret", "not-a-key", message="discord")
+
+
 def test_hmac_source_options(env):
     cli(
         "sources", "add", "courier", "--kind", "hmac", "--secret", "s3cret",
