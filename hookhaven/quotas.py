@@ -332,6 +332,20 @@ HTTP_API_NO_WAF = Behaviour(
     "Amazon API Gateway Developer Guide, 'Use AWS WAF to protect your REST APIs in API "
     "Gateway'; AWS WAF Developer Guide, 'What is AWS WAF' (resources you can protect)",
 )
+HTTP_API_RAW_PATH = Behaviour(
+    "In an HTTP API's payload 2.0 event, rawPath is the path after any API mapping of a "
+    "custom domain: with the mapping 'relay' on hooks.example.com, a request for "
+    "/relay/webhooks/twilio has rawPath /webhooks/twilio and domainName hooks.example.com. "
+    "The URL a provider signed is then rebuilt only with public_base_url.",
+    "Amazon API Gateway Developer Guide, 'Create AWS Lambda proxy integrations for HTTP APIs "
+    "in API Gateway' (payload format differences: rawPath)",
+)
+HTTP_API_FORWARDED_HEADERS = Behaviour(
+    "HTTP APIs translate a client's X-Forwarded-* headers into a standard Forwarded header "
+    "and append the source IP, host and protocol: the x-forwarded-proto a function sees is "
+    "API Gateway's own (https; HTTP APIs serve HTTPS only), never the client's.",
+    "Amazon API Gateway Developer Guide, 'Amazon API Gateway important notes' (HTTP APIs)",
+)
 HTTP_API_STAGE_THROTTLE = Behaviour(
     "An HTTP API stage's default route throttle is one token bucket for every caller and "
     "every route: requests over it get 429 before any integration runs, genuine or not. "

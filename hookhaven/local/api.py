@@ -80,7 +80,17 @@ def http_api_event(
     routed = method in ROUTED_METHODS and len(segments) == 2 and segments[0] == "webhooks"
     route_key = f"{method} /webhooks/{{source}}" if routed else "$default"
     lowered = {k.lower(): v for k, v in headers.items()}
-    # API Gateway sets it (always https there); the local stack serves plain HTTP.
+    # As HTTP APIs do (quotas.HTTP_API_FORWARDED_HEADERS): a client's X-Forwarded-* become
+    # one Forwarded header, and the x-forwarded-* a function sees are the API's own (https
+    # there; the local stack serves plain HTTP).
+    forwarded = [
+        f"{name.removeprefix('x-forwarded-')}={lowered.pop(name)}"
+        for name in sorted(lowered)
+        if name.startswith("x-forwarded-")
+    ]
+    forwarded.append(f"for={source_ip};proto=http")
+    lowered["forwarded"] = ";".join(forwarded)
+    lowered["x-forwarded-for"] = source_ip
     lowered["x-forwarded-proto"] = "http"
     content_type = lowered.get("content-type", "")
     text: str | None = None

@@ -44,3 +44,22 @@ def test_a_public_base_url_replaces_what_comes_before_webhooks():
         public_url(event(path="/webhooks/square"), {}, "https://hooks.example.com/relay")
         == "https://hooks.example.com/relay/webhooks/square"
     )
+
+
+def test_a_clients_forwarded_headers_cannot_change_the_url_the_receiver_rebuilds():
+    """HTTP APIs turn a client's X-Forwarded-* into a Forwarded header and set their own
+    (quotas.HTTP_API_FORWARDED_HEADERS); the local stack does the same."""
+    from hookhaven.local.api import http_api_event
+
+    event = http_api_event(
+        "POST",
+        "/webhooks/twilio?a=1",
+        {"Host": "127.0.0.1:3000", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil"},
+        b"",
+        "10.0.0.7",
+    )
+    headers = event["headers"]
+    assert headers["x-forwarded-proto"] == "http"
+    assert "x-forwarded-host" not in headers
+    assert "proto=https" in headers["forwarded"]
+    assert public_url(event, headers, "") == "http://127.0.0.1:3000/webhooks/twilio?a=1"
