@@ -86,7 +86,8 @@ class ReceiverFunction:
         event = self.app.current_event
         telemetry.count(metrics, telemetry.EVENTS_RECEIVED)
         # The raw mapping: the data class's case-insensitive view costs more than lowering once.
-        raw_headers: dict[str, str] = event.raw_event.get("headers") or {}
+        raw = event.raw_event
+        raw_headers: dict[str, str] = raw.get("headers") or {}
         headers = {k.lower(): v for k, v in raw_headers.items()}
         # The claim on this event lapses once this invocation can no longer be running.
         remaining = self.app.lambda_context.get_remaining_time_in_millis() / 1000
@@ -95,8 +96,8 @@ class ReceiverFunction:
             InboundRequest(
                 headers=headers,
                 body=_raw_body(event.body, bool(event.is_base64_encoded)),
-                method=event.http_method,
-                url=public_url(event.raw_event, headers, self.receiver.public_base_url),
+                method="POST",  # the only method this route serves (HubSpot signs it)
+                url=public_url(raw, headers, self.receiver.public_base_url),
             ),
             lease_seconds=remaining + CLAIM_LEASE_MARGIN_SECONDS,
         )

@@ -28,7 +28,7 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from hookhaven.ids import new_event_id
 from hookhaven.matching import FilterError, filter_by_content, matching_subscriptions
@@ -104,8 +104,10 @@ class Unavailable(Exception):
     """Storing or enqueueing failed; nothing was accepted, the provider should retry."""
 
 
-@dataclass(frozen=True)
-class Accepted:
+class Accepted(NamedTuple):
+    """An event recorded and enqueued. (The outcomes are named tuples: one is built per
+    request, for a fraction of a frozen dataclass's cost.)"""
+
     event_id: str
     fan_out: int
     event_type: str
@@ -117,15 +119,13 @@ class Accepted:
     reply: Answer | None = None
 
 
-@dataclass(frozen=True)
-class Duplicate:
+class Duplicate(NamedTuple):
     event_id: str
     empty_answer: bool = False
     reply: Answer | None = None
 
 
-@dataclass(frozen=True)
-class Challenge:
+class Challenge(NamedTuple):
     """A handshake answered; nothing recorded."""
 
     answer: Answer
