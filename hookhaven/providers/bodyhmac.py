@@ -29,7 +29,11 @@ from hookhaven.verification import (
 
 
 def _header(request: InboundRequest, *names: str) -> str | None:
-    """The first of ``names`` the request carries, stripped; None if none is set."""
+    """The first of ``names`` the request carries, stripped; None if none is set.
+
+    ``InboundRequest.header`` looks names up lowercased, so a mutant that upper-cases a
+    name passed here is equivalent: make mutate leaves alone the lines marked "(name
+    case)", which have no other mutant that survives."""
     for name in names:
         value = request.header(name)
         if value is not None and value.strip():
@@ -63,12 +67,14 @@ def _bitbucket(
 ) -> VerifiedWebhook:
     # X-Event-Key (repo:push) and X-Request-UUID, both unsigned. X-Hook-UUID names the
     # webhook, the same on every event it sends: no event id.
-    event = _header(request, "x-event-key")
+    event = _header(request, "x-event-key")  # pragma: no mutate (name case)
     if event is None:
         raise MalformedPayload("Bitbucket requests carry X-Event-Key")
     return VerifiedWebhook(
         event_type=clean_type(event),
-        provider_event_id=clean_id(_header(request, "x-request-uuid")),
+        provider_event_id=clean_id(
+            _header(request, "x-request-uuid")  # pragma: no mutate (name case)
+        ),
         id_signed=False,
     )
 
@@ -79,14 +85,14 @@ def _sentry(
     # Sentry-Hook-Resource (issue, installation, ...) joined to the body's action
     # (issue.created). Sentry-Hook-Timestamp is not signed, so it is not read at all: a
     # check on it would stop nobody who can change it.
-    resource = _header(request, "sentry-hook-resource")
+    resource = _header(request, "sentry-hook-resource")  # pragma: no mutate (name case)
     if resource is None:
         raise MalformedPayload("Sentry webhooks carry Sentry-Hook-Resource")
     action = (body or {}).get("action")
     event_type = f"{resource}.{action}" if isinstance(action, str) and action else resource
     return VerifiedWebhook(
         event_type=clean_type(event_type),
-        provider_event_id=clean_id(_header(request, "request-id")),
+        provider_event_id=clean_id(_header(request, "request-id")),  # pragma: no mutate (name case)
         id_signed=False,
     )
 
@@ -107,7 +113,9 @@ def _razorpay(
     # same on a retry) is a header, unsigned.
     return VerifiedWebhook(
         event_type=clean_type((body or {}).get("event")),
-        provider_event_id=clean_id(_header(request, "x-razorpay-event-id")),
+        provider_event_id=clean_id(
+            _header(request, "x-razorpay-event-id")  # pragma: no mutate (name case)
+        ),
         id_signed=False,
     )
 
@@ -124,12 +132,14 @@ _PING = re.compile(rb"webhook_id=[0-9]{1,20}")
 def _woocommerce(
     source: Source, request: InboundRequest, secrets: list[str], now: float
 ) -> VerifiedWebhook:
-    if request.header("x-wc-webhook-signature") is None and _PING.fullmatch(request.body):
+    signature = request.header("x-wc-webhook-signature")  # pragma: no mutate (name case)
+    if signature is None and _PING.fullmatch(request.body):
         # Unsigned by WooCommerce itself: answered 200 and nothing is recorded, so it
         # carries nothing anyone could use.
         return VerifiedWebhook(event_type="ping", provider_event_id=None, answer=Answer(""))
-    _WOOCOMMERCE.check(request, secrets, now)
-    topic = _header(request, "x-wc-webhook-topic")
+    # Equivalent mutant (make mutate): None for now. Nothing WooCommerce signs says when.
+    _WOOCOMMERCE.check(request, secrets, now)  # pragma: no mutate
+    topic = _header(request, "x-wc-webhook-topic")  # pragma: no mutate (name case)
     if topic is None:
         raise MalformedPayload("WooCommerce deliveries carry X-WC-Webhook-Topic")
     return VerifiedWebhook(
@@ -137,7 +147,11 @@ def _woocommerce(
         # WooCommerce sends X-WC-Webhook-Delivery-ID (WC_Webhook::deliver); its REST API
         # docs name it X-WC-Delivery-ID. Either is read; neither is signed.
         provider_event_id=clean_id(
-            _header(request, "x-wc-webhook-delivery-id", "x-wc-delivery-id")
+            _header(
+                request,
+                "x-wc-webhook-delivery-id",  # pragma: no mutate (name case)
+                "x-wc-delivery-id",  # pragma: no mutate (name case)
+            )
         ),
         id_signed=False,
     )
@@ -156,10 +170,14 @@ def _gitlab(
     compared whole and in constant time, as SHA-256 digests (so neither its content nor
     its length shows in the time taken).
     """
-    token = request.header("x-gitlab-token")
+    token = request.header("x-gitlab-token")  # pragma: no mutate (name case)
     if not token:
         raise InvalidSignature("missing X-Gitlab-Token")
-    provided = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    encoded = token.encode(
+        "utf-8",  # pragma: no mutate (equivalent: "UTF-8" is the same codec)
+        "surrogatepass",
+    )
+    provided = hashlib.sha256(encoded).digest()
     expected = [hashlib.sha256(secret.encode()).digest() for secret in secrets]
     if not any_equal(expected, [provided]):
         raise InvalidSignature("X-Gitlab-Token does not match")
@@ -170,7 +188,12 @@ def _gitlab(
         # X-Gitlab-Webhook-UUID (16.2+) is one per request; X-Gitlab-Event-UUID is shared
         # by every webhook a webhook-triggered request sets off. None is signed.
         provider_event_id=clean_id(
-            _header(request, "idempotency-key", "x-gitlab-webhook-uuid", "x-gitlab-event-uuid")
+            _header(
+                request,
+                "idempotency-key",  # pragma: no mutate (name case)
+                "x-gitlab-webhook-uuid",  # pragma: no mutate (name case)
+                "x-gitlab-event-uuid",  # pragma: no mutate (name case)
+            )
         ),
         id_signed=False,
     )
@@ -189,7 +212,7 @@ def _gitlab_type(request: InboundRequest, body: dict[str, Any]) -> str | None:
     name = body.get("event_name")
     if isinstance(name, str) and name.strip():
         return name
-    return _header(request, "x-gitlab-event")
+    return _header(request, "x-gitlab-event")  # pragma: no mutate (name case)
 
 
 PROVIDERS: tuple[Provider, ...] = (
