@@ -14,7 +14,7 @@ from typing import Any
 
 from hookhaven.models import Source, SourceKind
 from hookhaven.providers.base import Provider
-from hookhaven.providers.schemes import HmacScheme, hmac_verifier
+from hookhaven.providers.schemes import HmacScheme, Identify, hmac_verifier
 from hookhaven.signatures import any_equal
 from hookhaven.verification import (
     Answer,
@@ -41,25 +41,21 @@ def _header(request: InboundRequest, *names: str) -> str | None:
     return None
 
 
-def _typeform(
-    request: InboundRequest, body: dict[str, Any] | None, timestamp: str
-) -> VerifiedWebhook:
-    body = body or {}
-    return VerifiedWebhook(
-        event_type=clean_type(body.get("event_type")),
-        provider_event_id=clean_id(body.get("event_id")),
-    )
+def _signed_fields(type_field: str, id_field: str) -> Identify:
+    """The event's type and id from two fields of the signed body: Typeform's event_type
+    and event_id, Intercom's topic (conversation.user.created, ping) and notification id
+    (notif_...), Vercel's type and id."""
 
+    def identify(
+        request: InboundRequest, body: dict[str, Any] | None, timestamp: str
+    ) -> VerifiedWebhook:
+        fields = body or {}
+        return VerifiedWebhook(
+            event_type=clean_type(fields.get(type_field)),
+            provider_event_id=clean_id(fields.get(id_field)),
+        )
 
-def _intercom(
-    request: InboundRequest, body: dict[str, Any] | None, timestamp: str
-) -> VerifiedWebhook:
-    # A notification_event: its topic (conversation.user.created, ping) and its own id
-    # (notif_...), both in the signed body.
-    body = body or {}
-    return VerifiedWebhook(
-        event_type=clean_type(body.get("topic")), provider_event_id=clean_id(body.get("id"))
-    )
+    return identify
 
 
 def _bitbucket(
@@ -94,15 +90,6 @@ def _sentry(
         event_type=clean_type(event_type),
         provider_event_id=clean_id(_header(request, "request-id")),  # pragma: no mutate (name case)
         id_signed=False,
-    )
-
-
-def _vercel(
-    request: InboundRequest, body: dict[str, Any] | None, timestamp: str
-) -> VerifiedWebhook:
-    body = body or {}
-    return VerifiedWebhook(
-        event_type=clean_type(body.get("type")), provider_event_id=clean_id(body.get("id"))
     )
 
 
@@ -223,7 +210,7 @@ PROVIDERS: tuple[Provider, ...] = (
         docs="https://www.typeform.com/developers/webhooks/secure-your-webhooks/",
         verifier=hmac_verifier(
             HmacScheme(header="typeform-signature", encoding="base64", prefix="sha256="),
-            _typeform,
+            _signed_fields("event_type", "event_id"),
         ),
         credential="the webhook's secret (set on the webhook in Typeform)",
         signed_id=True,
@@ -234,7 +221,8 @@ PROVIDERS: tuple[Provider, ...] = (
         verifies="HMAC-SHA1 of the body, hex after sha1= in X-Hub-Signature",
         docs="https://developers.intercom.com/docs/references/webhooks/webhook-models",
         verifier=hmac_verifier(
-            HmacScheme(header="x-hub-signature", algorithm="sha1", prefix="sha1="), _intercom
+            HmacScheme(header="x-hub-signature", algorithm="sha1", prefix="sha1="),
+            _signed_fields("topic", "id"),
         ),
         credential="the app's client secret (Developer Hub, Basic information)",
         signed_id=True,
@@ -272,7 +260,9 @@ PROVIDERS: tuple[Provider, ...] = (
         name="Vercel",
         verifies="HMAC-SHA1 of the body, hex in x-vercel-signature",
         docs="https://vercel.com/docs/webhooks/webhooks-api#securing-webhooks",
-        verifier=hmac_verifier(HmacScheme(header="x-vercel-signature", algorithm="sha1"), _vercel),
+        verifier=hmac_verifier(
+            HmacScheme(header="x-vercel-signature", algorithm="sha1"), _signed_fields("type", "id")
+        ),
         credential="the webhook's secret (an integration's webhooks: its client secret)",
         signed_id=True,
     ),

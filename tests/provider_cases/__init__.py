@@ -17,6 +17,8 @@ import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hookhaven.models import Secret, Source, SourceKind
+
 #: When every case is signed (the verifier's clock is set to it).
 NOW = 1_795_881_600.0
 #: Where the cases are "called": the URL the receiver rebuilds for URL-signed providers.
@@ -70,6 +72,18 @@ class ProviderCase:
     @property
     def url(self) -> str:
         return f"{BASE_URL}/webhooks/{self.kind}{self.path}"
+
+
+def source_of(kind: str, *secrets: str) -> Source:
+    """A source of ``kind`` with ``secrets`` (public keys for Discord and SendGrid), made
+    before NOW and never expiring."""
+    return Source(
+        name=kind,
+        kind=SourceKind(kind),
+        secrets=tuple(Secret(value=value, created_at=NOW - 100) for value in secrets),
+        created_at=NOW - 100,
+        updated_at=NOW - 100,
+    )
 
 
 def _collect() -> list[ProviderCase]:

@@ -7,23 +7,15 @@ import contextlib
 import pytest
 
 from hookhaven import catalog
-from hookhaven.models import Secret, Source, SourceKind
+from hookhaven.models import Source, SourceKind
 from hookhaven.verification import InboundRequest, InvalidSignature, MalformedPayload, verify
-from tests.provider_cases import CASES, NOW, ProviderCase
+from tests.provider_cases import CASES, NOW, ProviderCase, source_of
 
 ids = [case.id for case in CASES]
 
 
 def source(case: ProviderCase, *secrets: str) -> Source:
-    return Source(
-        name=case.kind,
-        kind=SourceKind(case.kind),
-        secrets=tuple(
-            Secret(value=v, created_at=NOW - 100) for v in secrets or (case.source_secret,)
-        ),
-        created_at=NOW - 100,
-        updated_at=NOW - 100,
-    )
+    return source_of(case.kind, *(secrets or (case.source_secret,)))
 
 
 def request(

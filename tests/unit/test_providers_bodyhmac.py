@@ -28,7 +28,7 @@ from razorpay.errors import SignatureVerificationError  # type: ignore[import-un
 from hookhaven import catalog
 from hookhaven.ingest import Accepted, Challenge, Duplicate, Receiver, SourceDirectory
 from hookhaven.memory import MemoryBodyStore, MemoryConfig, MemoryEventStore, MemoryQueue
-from hookhaven.models import Secret, Source, SourceKind
+from hookhaven.models import Source, SourceKind
 from hookhaven.tunables import RuntimeTunables
 from hookhaven.verification import (
     InboundRequest,
@@ -37,7 +37,7 @@ from hookhaven.verification import (
     VerifiedWebhook,
     verify,
 )
-from tests.provider_cases import NOW, ProviderCase
+from tests.provider_cases import NOW, ProviderCase, source_of
 from tests.provider_cases.bodyhmac import (
     PROVIDER_CASES,
     gitlab_token,
@@ -51,16 +51,7 @@ CASES = {case.kind: case for case in PROVIDER_CASES}
 
 
 def source(kind: str, *secrets: str) -> Source:
-    case = CASES[kind]
-    return Source(
-        name=kind,
-        kind=SourceKind(kind),
-        secrets=tuple(
-            Secret(value=v, created_at=NOW - 100) for v in secrets or (case.source_secret,)
-        ),
-        created_at=NOW - 100,
-        updated_at=NOW - 100,
-    )
+    return source_of(kind, *(secrets or (CASES[kind].source_secret,)))
 
 
 def signed(

@@ -28,7 +28,7 @@ from functions.receiver import ReceiverFunction
 from hookhaven.cli.app import app
 from hookhaven.ingest import Receiver, SourceDirectory
 from hookhaven.memory import MemoryBodyStore, MemoryConfig, MemoryEventStore, MemoryQueue
-from hookhaven.models import Secret, Source, SourceKind, Subscription
+from hookhaven.models import Secret, SourceKind, Subscription
 from hookhaven.operations import OperationError
 from hookhaven.operations import config as ops
 from hookhaven.providers import curves
@@ -40,7 +40,7 @@ from hookhaven.verification import (
     VerifiedWebhook,
     verify,
 )
-from tests.provider_cases import NOW
+from tests.provider_cases import NOW, source_of
 from tests.provider_cases.keys import (
     DISCORD_COMMAND,
     DISCORD_KEY,
@@ -57,14 +57,7 @@ DISCORD_PUBLIC = ed25519_public(DISCORD_KEY)
 SENDGRID_PUBLIC = p256_public(SENDGRID_KEY)
 
 
-def source(kind: str, *secrets: str) -> Source:
-    return Source(
-        name=kind,
-        kind=SourceKind(kind),
-        secrets=tuple(Secret(value=s, created_at=NOW - 100) for s in secrets),
-        created_at=NOW - 100,
-        updated_at=NOW - 100,
-    )
+source = source_of
 
 
 def discord_request(body: bytes | dict[str, Any], *, key: str = DISCORD_KEY) -> InboundRequest:

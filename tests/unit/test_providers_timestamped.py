@@ -21,7 +21,7 @@ import paddle_billing.Notifications as paddle_sdk  # type: ignore[import-untyped
 import pytest
 
 from hookhaven import catalog
-from hookhaven.models import Secret, Source, SourceKind
+from hookhaven.models import SourceKind
 from hookhaven.providers.schemes import joined
 from hookhaven.resources import Resources
 from hookhaven.verification import (
@@ -32,20 +32,13 @@ from hookhaven.verification import (
 )
 from tests.integration.conftest import iam_policies, make_receiver
 from tests.integration.helpers import add_source
-from tests.provider_cases import NOW
+from tests.provider_cases import NOW, source_of
 from tests.provider_cases import timestamped as cases
 
 __all__ = ["iam_policies", "make_receiver"]  # pytest fixtures, used by name
 
 
-def source(kind: str, *secrets: str) -> Source:
-    return Source(
-        name=kind,
-        kind=SourceKind(kind),
-        secrets=tuple(Secret(value=s, created_at=NOW - 100) for s in secrets),
-        created_at=NOW - 100,
-        updated_at=NOW - 100,
-    )
+source = source_of
 
 
 def request(body: bytes, headers: dict[str, str]) -> InboundRequest:

@@ -21,7 +21,6 @@ from twilio.request_validator import (  # type: ignore[import-untyped]
     get_signature_algorithm,
 )
 
-from hookhaven.models import Secret, Source, SourceKind
 from hookhaven.verification import (
     InboundRequest,
     InvalidSignature,
@@ -29,21 +28,14 @@ from hookhaven.verification import (
     VerifiedWebhook,
     verify,
 )
-from tests.provider_cases import NOW, ProviderCase
+from tests.provider_cases import NOW, ProviderCase, source_of
 from tests.provider_cases import urlsigned as cases
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}
 
 
-def source(kind: str, *secrets: str) -> Source:
-    return Source(
-        name=kind,
-        kind=SourceKind(kind),
-        secrets=tuple(Secret(value=value, created_at=0) for value in secrets),
-        created_at=0,
-        updated_at=0,
-    )
+source = source_of
 
 
 def accepted(
