@@ -462,3 +462,26 @@ def test_a_standard_webhooks_sender_by_name_is_standard_webhooks_under_its_own_n
             "Standard Webhooks: HMAC-SHA256 of id.timestamp.body (webhook-* or svix-*)"
         )
         assert made.credential == "the endpoint's whsec_ signing secret"
+
+
+# Kills the mutants of bodyhmac._signed_fields: like _standard_alias, its verifiers are
+# made at import, before mutmut switches a mutant on, so the test builds one itself. Each
+# provider's documented fields are read, and no other.
+@pytest.mark.parametrize(
+    ("type_field", "id_field", "body"),
+    [
+        ("event_type", "event_id", {"event_type": "form_response", "event_id": "01HV7Z"}),
+        ("topic", "id", {"topic": "conversation.user.created", "id": "notif_1"}),
+        ("type", "id", {"type": "deployment.created", "id": "evt_v1"}),
+    ],
+)
+def test_a_body_field_identity_reads_the_fields_it_is_given(type_field, id_field, body):
+    from hookhaven.providers import bodyhmac
+
+    identify = bodyhmac._signed_fields(type_field, id_field)
+    request = InboundRequest(headers={}, body=b"{}")
+    verified = identify(request, {**body, "other": "x"}, "")
+    assert (verified.event_type, verified.provider_event_id) == (body[type_field], body[id_field])
+    assert verified.id_signed
+    empty = identify(request, None, "")
+    assert (empty.event_type, empty.provider_event_id) == ("unknown", None)
