@@ -53,14 +53,22 @@ def cli(*args: str) -> Any:
 
 
 def last_json_document(text: str) -> Any:
-    """The stack runs in this process: a function's metric line can land in the same
-    stdout as a command's output, which is the last JSON document."""
+    """The stack runs in this process: a function's log or metric line can land in the
+    same stdout as a command's output, before it or after it (a dispatcher thread logging
+    a failed delivery while the command prints). The command's output is the last JSON
+    document that is neither (Powertools' log records carry "level" and "location", its
+    EMF metric lines "_aws")."""
     decoder, position, value = json.JSONDecoder(), 0, None
     while position < len(text):
         if text[position].isspace():
             position += 1
             continue
-        value, position = decoder.raw_decode(text, position)
+        document, position = decoder.raw_decode(text, position)
+        if isinstance(document, dict) and (
+            "_aws" in document or {"level", "location"} <= document.keys()
+        ):
+            continue
+        value = document
     return value
 
 
