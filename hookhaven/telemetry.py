@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -255,28 +256,40 @@ def count_operational_event(event: OperationalEvent, published: bool) -> None:
         _single(OPERATIONAL_EVENTS_FAILED, None)
 
 
+#: Powertools flushes a single metric with print(), which writes the blob and its newline
+#: separately: two delivery threads could put two blobs on one line, which CloudWatch's EMF
+#: parser would drop (seen in a test's captured output). One at a time.
+_EMIT = threading.Lock()
+
+
 def _single(name: str, dimension: tuple[str, str] | None) -> None:
-    with single_metric(
-        name=name,
-        unit=BY_NAME[name].unit,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions={SERVICE_DIMENSION: service_name()},
-    ) as metric:
+    with (
+        _EMIT,
+        single_metric(
+            name=name,
+            unit=BY_NAME[name].unit,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={SERVICE_DIMENSION: service_name()},
+        ) as metric,
+    ):
         if dimension is not None:
             metric.add_dimension(name=dimension[0], value=dimension[1])
 
 
 def _dimensioned(metrics: Metrics, name: str, dimension: str, value: str) -> None:
     # Its own EMF blob, so the function's other metrics keep their plain dimensions.
-    with single_metric(
-        name=name,
-        unit=BY_NAME[name].unit,
-        value=1,
-        namespace=metrics.namespace,
-        # The function's service, as the function's own metrics carry it.
-        default_dimensions={**metrics.default_dimensions, SERVICE_DIMENSION: service_name()},
-    ) as metric:
+    with (
+        _EMIT,
+        single_metric(
+            name=name,
+            unit=BY_NAME[name].unit,
+            value=1,
+            namespace=metrics.namespace,
+            # The function's service, as the function's own metrics carry it.
+            default_dimensions={**metrics.default_dimensions, SERVICE_DIMENSION: service_name()},
+        ) as metric,
+    ):
         metric.add_dimension(name=dimension, value=value)
 
 
