@@ -32,7 +32,6 @@ from typer.testing import CliRunner
 
 from hookhaven.cli.app import app
 from hookhaven.local.stack import LocalStack, local_session, project_tunables
-from hookhaven.tunables import Tunables
 from tests.conftest import function_logs
 from tests.subscribers import Reply, Subscriber
 
@@ -139,23 +138,11 @@ class ChaosResult:
 
 @contextmanager
 def chaos_stack(api_port: int, aws_port: int) -> Iterator[LocalStack]:
-    fast = project_tunables().model_copy(
+    tunables = project_tunables().model_copy(
         update={
             "retry_schedule": tuple(int(s.rstrip("s")) for s in SCHEDULE),
             "retry_jitter": 0.0,
             "request_timeout_seconds": REQUEST_TIMEOUT,
-        }
-    )
-    # The shortest dispatcher timeout these settings allow (validated as cdk.json would be):
-    # a message whose delete or visibility change the chaos failed comes back after the
-    # queue's visibility timeout, 6 x this, as on AWS. With the default 60 s that was a
-    # 6-minute tail on the drain; with this, 3 minutes at most.
-    tunables = Tunables.model_validate(
-        {
-            **fast.model_dump(),
-            "dispatcher_timeout_seconds": max(
-                fast.batch_budget_seconds, fast.delivery_reserve_seconds + 5, 10
-            ),
         }
     )
     stack = LocalStack(
