@@ -62,10 +62,19 @@ _current = threading.local()
 
 
 class Deadline:
-    """Ends one request at a point in time: its connection's socket is shut down then."""
+    """Ends one request at a point in time: its connection's socket is shut down then.
+
+    Once the ``with`` block is left, the deadline can no longer touch the connection:
+    ``Timer.cancel`` cannot stop a timer whose wait has already run out, and a late
+    ``_expire`` would otherwise shut the socket of the next request to reuse the pooled
+    connection (on a busy machine, between that request's headers and its body: the
+    subscriber got the headers and a short body under a real webhook-id). Expiry and exit
+    take the same lock, and the shutdown happens under it.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
+        self._ended = False
         self._connection: HTTPConnection | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(max(0.0, seconds), self._expire)
@@ -79,20 +88,25 @@ class Deadline:
     def __exit__(self, *exc: object) -> None:
         self._timer.cancel()
         _current.deadline = None
+        with self._lock:
+            self._ended = True
+            self._connection = None
 
     def watch(self, connection: HTTPConnection) -> None:
         with self._lock:
+            if self._ended:
+                return
             self._connection = connection
-            expired = self.expired
-        if expired:
-            self._shut(connection)
+            if self.expired:
+                self._shut(connection)
 
     def _expire(self) -> None:
         with self._lock:
+            if self._ended:
+                return
             self.expired = True
-            connection = self._connection
-        if connection is not None:
-            self._shut(connection)
+            if self._connection is not None:
+                self._shut(self._connection)
 
     @staticmethod
     def _shut(connection: HTTPConnection) -> None:
@@ -218,7 +232,7 @@ class Sender:
                 prefix = response.read(RESPONSE_BODY_LIMIT + 1, decode_content=False)
             except (ReadTimeoutError, ProtocolError, HTTPError, OSError):
                 prefix = b""  # the answer's status stands; its body was cut short
-            expired = deadline.expired
+        expired = deadline.expired  # final once the block is left: no expiry comes after
         if expired or len(prefix) > RESPONSE_BODY_LIMIT:
             # Cut at the deadline (its socket is shut), or a large body not worth draining.
             response.close()
