@@ -50,6 +50,7 @@ def main() -> None:
     print(f"  client retries by status: {dict(result.client_retries)}")
     print(f"  AWS calls failed on purpose: {result.injected_aws_failures}")
     print(f"  receipts beyond the first at subscribers (same webhook-id): {result.duplicates()}")
+    print(f"  requests cut before their body was whole: {result.incomplete}")
     print(f"  secrets or signatures found in: {leaked}")
     ok = (
         totals["unaccounted"] == 0

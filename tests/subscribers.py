@@ -38,6 +38,8 @@ class Subscriber:
     def __init__(self, script: Script | None = None) -> None:
         self.script = script or (lambda n: Reply())
         self.received: list[Received] = []
+        #: Requests whose body ended short of their content-length (not in ``received``).
+        self.incomplete = 0
         self._lock = threading.Lock()
         subscriber = self
 
@@ -47,6 +49,13 @@ class Subscriber:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The client went before its body was whole: like any web framework,
+                    # nothing to handle or record, and no one to answer.
+                    with subscriber._lock:
+                        subscriber.incomplete += 1
+                    self.close_connection = True
+                    return
                 with subscriber._lock:
                     index = len(subscriber.received)
                     subscriber.received.append(

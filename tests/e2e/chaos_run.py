@@ -117,6 +117,8 @@ class ChaosResult:
     #: claim resumed after an unrecorded partial send) can leave two messages for one pair.
     dead_letters: set[tuple[str, str]] = field(default_factory=set)
     received: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    #: Per subscriber: requests cut before their body was whole (a deadline mid-send).
+    incomplete: dict[str, int] = field(default_factory=dict)
     replies: dict[str, Counter[str]] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
     signatures: set[str] = field(default_factory=set)
@@ -268,6 +270,7 @@ def _run(
         }
         for name, subscriber in subscribers.items():
             result.received[name] = [(r.headers["webhook-id"], r.body) for r in subscriber.received]
+            result.incomplete[name] = subscriber.incomplete
             result.signatures |= {r.headers["webhook-signature"] for r in subscriber.received}
             result.replies[name] = behaviours[name].replies
     result.logs = logs.getvalue()

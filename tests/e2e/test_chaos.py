@@ -68,7 +68,8 @@ def test_chaos_run_loses_nothing_and_leaks_nothing(chaos: ChaosResult) -> None:
     print(
         f"\nchaos: {EVENTS} events posted in {chaos.post_seconds:.0f} s, drained "
         f"{chaos.drain_seconds:.0f} s later; {totals}; duplicates at subscribers "
-        f"{chaos.duplicates()}; client retries by status {dict(chaos.client_retries)}; "
+        f"{chaos.duplicates()}; cut mid-request {chaos.incomplete}; "
+        f"client retries by status {dict(chaos.client_retries)}; "
         f"{chaos.injected_aws_failures} AWS calls failed on purpose"
     )
 

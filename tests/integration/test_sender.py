@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from cryptography import x509
@@ -148,6 +151,47 @@ def test_connections_are_reused_across_deliveries():
     assert pool.num_connections == 1
 
 
+class _HeldTimer:
+    """A ``threading.Timer`` that fires only when the test says, however late."""
+
+    made: ClassVar[list[_HeldTimer]] = []
+
+    def __init__(self, interval: float, function: Callable[[], None]) -> None:
+        self.function = function
+        self.daemon = False
+        _HeldTimer.made.append(self)
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass  # as Timer.cancel: too late once the wait has run out
+
+
+def test_a_late_deadline_never_cuts_the_next_request_on_its_pooled_connection(monkeypatch):
+    """Timer.cancel cannot stop a timer whose wait has already run out. A deadline firing
+    after its request ended shut the socket the next delivery had taken from the pool:
+    that delivery failed, and the subscriber got its headers with a body cut short."""
+    _HeldTimer.made.clear()
+    monkeypatch.setattr("hookhaven.sender.threading.Timer", _HeldTimer)
+    with Subscriber(lambda n: Reply(delay=0.5 if n == 1 else 0.0)) as subscriber:
+        sender = Sender(timeout_seconds=5, allow_loopback=True)
+        assert sender.post(subscriber.url, {}, b'{"n": 0}').status == 200
+        first_deadline = _HeldTimer.made[0]
+        second: list[object] = []
+        posting = threading.Thread(
+            target=lambda: second.append(sender.post(subscriber.url, {}, b'{"n": 1}'))
+        )
+        posting.start()
+        time.sleep(0.2)  # the second request is out on the reused connection, waiting
+        first_deadline.function()  # the first request's timer fires, late
+        posting.join()
+    (result,) = second
+    assert result.status == 200, result  # type: ignore[attr-defined]
+    assert [r.body for r in subscriber.received] == [b'{"n": 0}', b'{"n": 1}']
+    assert next(iter(sender._pools.values())).num_connections == 1
+
+
 def test_redirects_are_not_followed():
     with Subscriber(lambda n: Reply(302, headers={"Location": "http://169.254.169.254/"})) as sub:
         result = Sender(timeout_seconds=5, allow_loopback=True).post(sub.url, {}, b"{}")
@@ -240,3 +284,20 @@ def test_an_answer_whose_body_trickles_keeps_its_status_and_ends_at_the_deadline
     stop.set()
     assert result.status == 200
     assert took < 10  # the drip alone would take 45 s or more
+
+
+def test_the_test_subscriber_records_no_request_cut_before_its_body_was_whole():
+    """A request whose body ends short of its content-length is nothing a web framework
+    would hand to a subscriber: tests.subscribers counts it apart."""
+    with Subscriber() as subscriber:
+        host, port = subscriber.server.server_address[:2]
+        with socket.create_connection((str(host), int(port))) as sock:
+            sock.sendall(b"POST /hooks HTTP/1.1\r\nHost: x\r\ncontent-length: 10\r\n\r\n{}")
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(100) == b""  # no answer: the connection is closed
+        assert (
+            Sender(timeout_seconds=5, allow_loopback=True).post(subscriber.url, {}, b"{}").status
+            == 200
+        )
+    assert subscriber.incomplete == 1
+    assert [r.body for r in subscriber.received] == [b"{}"]
