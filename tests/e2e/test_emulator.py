@@ -365,6 +365,70 @@ def dynamodb_scenario(aws: Aws) -> list[Any]:
             )
         )
     )
+    # Projections (by_time carries some attributes only; a ProjectionExpression picks
+    # some): values of every kind, numbers as written and not, come back as moto's own.
+    # No string, number or binary sets: moto hands those back in an order that hangs on
+    # the process's hash seed, so two processes never agree on it.
+    kinds: list[dict[str, Any]] = [
+        {"N": "1.50"},
+        {"N": "007"},
+        {"N": "1e3"},
+        {"N": "-0"},
+        {"B": b"\x00\xff"},
+        {"NULL": True},
+        {"BOOL": False},
+        {"L": [{"N": "1"}, {"S": "x"}, {"M": {"z": {"N": "2"}, "a": {"NULL": True}}}]},
+        {"M": {"n": {"N": "010"}, "s": {"L": [{"S": "y"}, {"B": b"x"}]}}},
+        {"S": "plain"},
+    ]
+    for n, value in enumerate(kinds):
+        db.put_item(
+            TableName=table,
+            Item={
+                **key(f"EVENT#P{n}"),
+                "gsi2pk": {"S": "EVENT#2026-01-01#0"},
+                "gsi2sk": {"S": f"2026-01-01T00:00:{n:02d}"},
+                "subscriptions": value,
+                "at": {"N": str(n)},
+                "not_listed": {"S": "left out"},
+            },
+        )
+    out.append(
+        plain(
+            db.query(
+                TableName=table,
+                IndexName="by_time",
+                KeyConditionExpression="gsi2pk = :pk AND gsi2sk >= :start",
+                ExpressionAttributeValues={
+                    ":pk": {"S": "EVENT#2026-01-01#0"},
+                    ":start": {"S": "2026-01-01"},
+                },
+            )
+        )
+    )
+    for n in range(len(kinds)):
+        out.append(
+            plain(
+                db.query(
+                    TableName=table,
+                    KeyConditionExpression="pk = :pk",
+                    ProjectionExpression="#s, #a, absent_here, sk",
+                    ExpressionAttributeNames={"#s": "subscriptions", "#a": "at"},
+                    ExpressionAttributeValues={":pk": {"S": f"EVENT#P{n}"}},
+                )
+            )
+        )
+    for pk in ("EVENT#P7", "EVENT#P8"):  # paths, not names: moto's way
+        out.append(
+            plain(
+                db.query(
+                    TableName=table,
+                    KeyConditionExpression="pk = :pk",
+                    ProjectionExpression="subscriptions[0], subscriptions.n",
+                    ExpressionAttributeValues={":pk": {"S": pk}},
+                )
+            )
+        )
     out.append(
         plain(
             db.update_item(

@@ -10,6 +10,10 @@ Replaces:
 - ``moto.dynamodb.models.table.Table.query``: wrapped so that it reads the partition (or,
   on an index, the items whose index key matches) instead of sorting the whole table;
   while it runs, the table's ``all_items`` answers those items only;
+- ``moto.dynamodb.models.dynamo_type.Item.project``: a projection of top-level
+  attributes (every ``INCLUDE`` index query, and a ``ProjectionExpression`` of plain
+  names) picks those attributes out, instead of turning the whole item into Python
+  values and back, where that round trip cannot change them (``_stable``);
 - ``moto.dynamodb.responses.DynamoHandler.serialized``: item results are written as the
   JSON they already are (``_plain``), not through moto's shape-walking serializer.
 """
@@ -53,6 +57,7 @@ REPLACES = (
     "moto.dynamodb.models.table:Table.query",
     "moto.dynamodb.models.table:Table.all_items",
     "moto.dynamodb.models.table:Table.get_item",
+    "moto.dynamodb.models.dynamo_type:Item.project",
     "moto.dynamodb.responses:DynamoHandler.serialized",
     "moto.dynamodb.responses:DynamoHandler._get_action",
     "moto.dynamodb.responses:DynamoResult",
@@ -166,6 +171,33 @@ def _install_models(patches: Patches) -> None:
 
     patches.set(Table, "query", query_partition)
 
+    # A projection turned the whole item into Python values (boto3's deserializer, after
+    # a deep copy of every attribute) and the attributes it kept back into DynamoDB JSON:
+    # an INCLUDE index query paid that for every item it returned, most of the time of an
+    # audit over a few thousand deliveries. Plain names whose values the round trip
+    # cannot change are picked out as they are (copied); anything else goes moto's way.
+    from moto.dynamodb.models.dynamo_type import Item
+
+    project = Item.project
+
+    def project_names(self: Any, projection_expressions: list[list[str]]) -> Any:
+        names = []
+        for expression in projection_expressions:
+            if len(expression) != 1 or "[" in expression[0]:
+                return project(self, projection_expressions)
+            names.append(expression[0])
+        kept = {}
+        for name in names:
+            value = self.attrs.get(name)
+            if value is None:
+                continue
+            if not _stable(value):
+                return project(self, projection_expressions)
+            kept[name] = _copy.deepcopy(value)
+        return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=kept)
+
+    patches.set(Item, "project", project_names)
+
 
 def _install_responses(patches: Patches) -> None:
     """Write item results as the JSON they already are.
@@ -256,6 +288,34 @@ def _plain(value: Any, shape: Any) -> Any:
     if kind == "blob" and type(value) is bytes:  # a binary attribute's value
         return base64.b64encode(value).decode()
     raise _NotPlain  # None in a map or list, timestamps, anything unexpected
+
+
+def _stable(value: Any) -> bool:
+    """Whether boto3's deserializer and serializer give ``value`` (a moto ``DynamoType``)
+    back unchanged: strings, booleans, nulls, numbers already in the form the serializer
+    writes, and lists and maps of those. Sets come back in another order and binary
+    values as another type: those, and anything else, are not."""
+    kind, inner = value.type, value.value
+    if kind in ("S", "BOOL"):
+        return True
+    if kind == "NULL":
+        return inner is True
+    if kind == "N":
+        return type(inner) is str and _canonical_number(inner)
+    if kind == "L":
+        return type(inner) is list and all(_stable(item) for item in inner)
+    if kind == "M":
+        return type(inner) is dict and all(_stable(item) for item in inner.values())
+    return False
+
+
+def _canonical_number(text: str) -> bool:
+    from boto3.dynamodb.types import DYNAMODB_CONTEXT
+
+    try:
+        return str(DYNAMODB_CONTEXT.create_decimal(text)) == text
+    except ArithmeticError:  # moto's own path refuses it as it pleases
+        return False
 
 
 def _equal(attribute: Any, value: Any) -> bool:
