@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -20,6 +19,7 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
+from hookhaven.aws.sessions import new_session
 from hookhaven.local.provision import LocalNames
 from hookhaven.local.stack import LOCAL_REGION
 from hookhaven.resources import Resources
@@ -119,13 +119,13 @@ class Target:
         self._clients: dict[str, Any] = {}
         if self.emulated:
             # Emulators accept any credentials; use stand-ins so none are needed.
-            self._session = boto3.Session(
+            self._session = new_session(
                 aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "hookhaven-local"),
                 aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "hookhaven-local"),
                 region_name=LOCAL_REGION if local else (_region() or LOCAL_REGION),
             )
         else:
-            self._session = boto3.Session()
+            self._session = new_session()
 
     @property
     def where(self) -> str:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from hookhaven import wiring
+from hookhaven.aws.sessions import new_session
 from hookhaven.local.api import LocalApi
 from hookhaven.local.chaos import FlakyClient
 from hookhaven.local.emulator import compat
@@ -51,7 +52,7 @@ class PortInUse(Exception):
 
 def local_session() -> boto3.Session:
     """A boto3 session for the emulator: any credentials do, so none are needed."""
-    return boto3.Session(
+    return new_session(
         aws_access_key_id="hookhaven-local",
         aws_secret_access_key="hookhaven-local",  # noqa: S106 (the emulator ignores it)
         region_name=LOCAL_REGION,
