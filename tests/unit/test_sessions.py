@@ -20,7 +20,9 @@ def test_sessions_share_one_loader_whose_paths_never_grow():
     assert paths == [*boto3.Session()._session.get_component("data_loader").search_paths]
     # Everything else is the session's own.
     assert (first.region_name, later.region_name) == ("eu-west-1", "us-east-2")
-    assert later.get_credentials().access_key == "a"
+    credentials = later.get_credentials()
+    assert credentials is not None
+    assert credentials.access_key == "a"
     assert later._session is not first._session
 
 
