@@ -351,18 +351,23 @@ def dynamodb_scenario(aws: Aws) -> list[Any]:
                 "gsi1sk": {"S": f"2026-01-0{n + 1}#{n}"},
             },
         )
-    out.append(
-        plain(
+
+    def index_since(index: str, keys: str, pk: str, start: str, **more: Any) -> Any:
+        """An index's items under ``pk`` from ``start`` on (``keys``: "gsiNpk gsiNsk")."""
+        pk_name, sk_name = keys.split()
+        return plain(
             db.query(
                 TableName=table,
-                IndexName="by_source",
-                KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :start",
-                ExpressionAttributeValues={
-                    ":pk": {"S": "SOURCE#shop"},
-                    ":start": {"S": "2026-01-02"},
-                },
-                ScanIndexForward=False,
+                IndexName=index,
+                KeyConditionExpression=f"{pk_name} = :pk AND {sk_name} >= :start",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":start": {"S": start}},
+                **more,
             )
+        )
+
+    out.append(
+        index_since(
+            "by_source", "gsi1pk gsi1sk", "SOURCE#shop", "2026-01-02", ScanIndexForward=False
         )
     )
     # Projections (by_time carries some attributes only; a ProjectionExpression picks
@@ -393,19 +398,7 @@ def dynamodb_scenario(aws: Aws) -> list[Any]:
                 "not_listed": {"S": "left out"},
             },
         )
-    out.append(
-        plain(
-            db.query(
-                TableName=table,
-                IndexName="by_time",
-                KeyConditionExpression="gsi2pk = :pk AND gsi2sk >= :start",
-                ExpressionAttributeValues={
-                    ":pk": {"S": "EVENT#2026-01-01#0"},
-                    ":start": {"S": "2026-01-01"},
-                },
-            )
-        )
-    )
+    out.append(index_since("by_time", "gsi2pk gsi2sk", "EVENT#2026-01-01#0", "2026-01-01"))
     for n in range(len(kinds)):
         out.append(
             plain(
