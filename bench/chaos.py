@@ -7,7 +7,6 @@ the audit's totals, duplicates at subscribers and whether anything leaked.
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from pathlib import Path
@@ -16,14 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.chaos_run import chaos_stack, leaks, needles, run  # noqa: E402
+from tests.emulator import free_port  # noqa: E402
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def main() -> None:

@@ -46,7 +46,6 @@ from bench.local_stack import (  # noqa: E402
     SOURCE,
     CountingSubscriber,
     configure,
-    free_port,
     post_order,
 )
 from hookhaven.aws.dynamodb import event_item  # noqa: E402
@@ -57,6 +56,7 @@ from hookhaven.local.stack import LocalStack, project_tunables  # noqa: E402
 from hookhaven.models import AttemptOutcome, AttemptRecord, EventRecord  # noqa: E402
 from hookhaven.resources import LISTED_ATTRIBUTES  # noqa: E402
 from hookhaven.tunables import Tunables  # noqa: E402
+from tests.emulator import free_port  # noqa: E402
 
 #: us-east-1 list prices, read 2026-11-30 from AWS's pricing pages (and, for Svix and
 #: Hookdeck, from their published pricing pages as transcribed on 2026-09-20).

@@ -24,7 +24,6 @@ import io
 import json
 import logging
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -43,15 +42,10 @@ from hookhaven.local.emulator import PROFILE_ENVIRONMENT  # noqa: E402
 from hookhaven.local.stack import LocalStack, local_session, project_tunables  # noqa: E402
 from hookhaven.models import Secret, Source, SourceKind, Subscription  # noqa: E402
 from hookhaven.signatures import new_standard_secret, standard_signature_header  # noqa: E402
+from tests.emulator import free_port  # noqa: E402
 
 ORDER = json.loads((ROOT / "events" / "bookhaven" / "order_created.json").read_text())
 SOURCE = "bookhaven"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class CountingSubscriber:

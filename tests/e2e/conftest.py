@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from hookhaven.local.stack import LocalStack, project_tunables
 from tests.conftest import function_logs
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.emulator import free_port
 
 
 @pytest.fixture(scope="module")

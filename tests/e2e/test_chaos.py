@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.chaos_run import SUBSCRIBERS, ChaosResult, chaos_stack, leaks, needles, run
-from tests.e2e.conftest import free_port
+from tests.emulator import free_port
 
 EVENTS = 2000
 

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +24,7 @@ from hookhaven import quotas
 from hookhaven.local.emulator import VERIFY_ENVIRONMENT, compat
 from hookhaven.local.provision import LocalNames, provision
 from hookhaven.local.stack import local_session, project_tunables
-from tests.e2e.conftest import free_port
+from tests.emulator import emulator
 
 pytestmark = pytest.mark.xdist_group("e2e")
 
@@ -43,29 +39,9 @@ def emulator_url() -> Iterator[str]:
     # and make this file pass before committing them.
     compatibility = compat.check()
     assert compatibility.ok, compatibility.message
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hookhaven.local.emulator", "-H", "127.0.0.1", "-p", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        # Every item result it writes the quick way is checked against moto's way.
-        env={**os.environ, VERIFY_ENVIRONMENT: "1"},
-    )
-    try:
-        deadline = time.time() + 30
-        while True:
-            assert process.poll() is None, "the emulator exited"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.time() < deadline, "the emulator did not start"
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    # Every item result it writes the quick way is checked against moto's way.
+    with emulator({VERIFY_ENVIRONMENT: "1"}) as url:
+        yield url
 
 
 class Aws:

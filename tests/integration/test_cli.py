@@ -6,7 +6,6 @@ import collections
 import contextlib
 import io
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner
 
@@ -34,6 +32,7 @@ from hookhaven.resources import TIME_SHARDS, Resources
 from hookhaven.tunables import Tunables
 from hookhaven.verification import InboundRequest, InvalidSignature, verify
 from tests.conftest import AWS_ENVIRONMENT, function_logs
+from tests.emulator import emulator, free_port
 from tests.integration.helpers import queue_depth
 from tests.subscribers import Reply, Subscriber
 from tests.unit.test_audit import event
@@ -45,19 +44,12 @@ TUNABLES = Tunables.from_context(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    # The local stack's emulator: moto held to AWS's quotas, and without stock moto's
+    # whole-queue scans on every SQS call (a 500-message redrive is quadratic there).
+    with emulator() as url:
+        yield url
 
 
 @pytest.fixture

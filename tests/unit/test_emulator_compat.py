@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import pytest
 from werkzeug.test import Client
 
 from hookhaven.local.emulator import compat, server
+from tests.emulator import free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCK = ROOT / "constraints.txt"
@@ -199,9 +198,7 @@ server.main(sys.argv[1:])
 
 
 def test_the_fallback_emulator_serves_botocore_and_warns_first(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     stderr = tmp_path / "stderr"
     with stderr.open("wb") as err:
         process = subprocess.Popen(
@@ -212,15 +209,7 @@ def test_the_fallback_emulator_serves_botocore_and_warns_first(tmp_path):
             stderr=err,
         )
     try:
-        deadline = time.time() + 30
-        while True:
-            assert process.poll() is None, stderr.read_text()
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                assert time.time() < deadline, "the emulator did not start"
-                time.sleep(0.1)
+        wait_until_listening(process, port, stderr.read_text)
         session = boto3.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
         )
