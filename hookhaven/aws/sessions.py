@@ -22,21 +22,20 @@ import botocore.session
 class _SharedLoader(botocore.loaders.Loader):
     """A loader whose search paths are fixed when it is made: ``boto3.Session`` appends
     its own data directory to its loader's paths, which on a shared loader would add one
-    more copy of it for every session."""
-
-    def __init__(self, paths: list[str]) -> None:
-        super().__init__(extra_search_paths=list(paths), include_default_search_paths=False)
-        self._paths = tuple(paths)
+    more copy of it for every session. It appends to a copy here."""
 
     @property
     def search_paths(self) -> list[str]:
-        return list(self._paths)
+        return list(super().search_paths)
 
 
 @functools.cache
 def _loader(data_path: str | None) -> _SharedLoader:
     paths = botocore.loaders.create_loader(data_path).search_paths  # botocore's own order
-    return _SharedLoader([*paths, str(Path(boto3.__file__).parent / "data")])  # as boto3 adds
+    boto3_data = str(Path(boto3.__file__).parent / "data")  # as boto3 adds it
+    return _SharedLoader(
+        extra_search_paths=[*paths, boto3_data], include_default_search_paths=False
+    )
 
 
 def new_session(**kwargs: Any) -> boto3.Session:

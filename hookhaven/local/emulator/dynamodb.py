@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
+
 from hookhaven.local.emulator.compat import Incompatible, Patches
 
 #: Set (to anything): every DynamoDB response written the quick way is also written moto's
@@ -310,8 +312,6 @@ def _stable(value: Any) -> bool:
 
 
 def _canonical_number(text: str) -> bool:
-    from boto3.dynamodb.types import DYNAMODB_CONTEXT
-
     try:
         return str(DYNAMODB_CONTEXT.create_decimal(text)) == text
     except ArithmeticError:  # moto's own path refuses it as it pleases
