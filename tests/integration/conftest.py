@@ -22,6 +22,7 @@ from hookhaven.local.iam import Policy
 from hookhaven.permissions import Role
 from hookhaven.resources import Resources
 from hookhaven.tunables import Tunables
+from tests.integration.helpers import Atomic
 
 
 def function_settings(
@@ -84,13 +85,19 @@ def make_dispatcher(
             operational_events_bus=settings.operational_events_bus_name,
         )
         iam_policies.append(policy)
+        # DynamoDB calls made whole, as DynamoDB makes them: the dispatcher's threads race
+        # for rate slots, leases and probes, and moto in process would let two win.
         clients = wiring.AwsClients.create(wiring.dispatcher_client_config(settings)).wrapped(
-            policy.attach
+            lambda client: _whole_if_dynamodb(policy.attach(client))
         )
         dispatcher = wiring.build_dispatcher(settings, clients, sender=sender)
         return DispatcherFunction(dispatcher, settings)
 
     return make
+
+
+def _whole_if_dynamodb(client: Any) -> Any:
+    return Atomic(client) if client.meta.service_model.service_name == "dynamodb" else client
 
 
 @pytest.fixture

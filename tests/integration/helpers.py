@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -114,3 +115,28 @@ def queue_depth(url: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(
         attributes["ApproximateNumberOfMessagesNotVisible"]
     )
+
+
+#: One for the process: DynamoDB makes each request whole for its item whoever sends it.
+_MOTO_CALL = threading.Lock()
+
+
+class Atomic:
+    """moto in process has no lock: a conditional update's check and write can interleave
+    with another thread's, which DynamoDB never allows for one item (the local stack's
+    emulator holds one lock per request for the same reason). Each call is made whole here,
+    so threads interleave between calls, as concurrent dispatchers do."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute  # meta, exceptions
+
+        def whole(*args: Any, **kwargs: Any) -> Any:
+            with _MOTO_CALL:
+                return attribute(*args, **kwargs)
+
+        return whole

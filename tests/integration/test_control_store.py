@@ -3,7 +3,6 @@ every expression the store sends must be one DynamoDB accepts, and one the polic
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, cast
 
@@ -13,31 +12,12 @@ import pytest
 from hookhaven.aws.control import DynamoControlStore
 from hookhaven.local.iam import Policy
 from hookhaven.permissions import Role
+from tests.integration.helpers import Atomic
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 NOW = 1_795_881_600.0
-
-
-class Atomic:
-    """moto in process has no lock: a conditional update's check and write can interleave
-    with another thread's, which DynamoDB never allows for one item (the local stack's
-    emulator holds one lock per request for the same reason). Each call is made whole here,
-    so threads interleave between calls, as concurrent dispatchers do."""
-
-    def __init__(self, client) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str):
-        call = getattr(self._client, name)
-
-        def whole(**kwargs):
-            with self._lock:
-                return call(**kwargs)
-
-        return whole
 
 
 @pytest.fixture
