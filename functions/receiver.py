@@ -97,9 +97,10 @@ class ReceiverFunction:
                 headers=headers,
                 body=_raw_body(event.body, bool(event.is_base64_encoded)),
                 method="POST",  # the only method this route serves (HubSpot signs it)
-                url=public_url(raw, headers, self.receiver.public_base_url),
             ),
             lease_seconds=remaining + CLAIM_LEASE_MARGIN_SECONDS,
+            # Built only for a kind that signs it: the others pay nothing for it.
+            url=lambda: public_url(raw, headers, self.receiver.public_base_url),
         )
         if isinstance(outcome, Challenge):
             return _answer(outcome.answer)

@@ -55,6 +55,7 @@ from hookhaven.verification import (
     InvalidSignature,
     MalformedPayload,
     VerifiedWebhook,
+    signs_url,
     verify,
 )
 
@@ -240,11 +241,20 @@ class Receiver:
             raise Unavailable("could not read the source configuration") from error
 
     def receive(
-        self, source_name: str, request: InboundRequest, *, lease_seconds: float | None = None
+        self,
+        source_name: str,
+        request: InboundRequest,
+        *,
+        lease_seconds: float | None = None,
+        url: Callable[[], str] | None = None,
     ) -> Received:
         """``lease_seconds``: how long this request may hold the event's claim; the handler
         passes its invocation's remaining time plus a margin, so a provider's retry after a
-        crash or a timeout waits seconds, not a minute."""
+        crash or a timeout waits seconds, not a minute.
+
+        ``url``: rebuilds the public URL the provider called, asked for only when the
+        source's kind signs it (Twilio, Square, HubSpot, Trello); it then replaces
+        ``request.url``."""
         if len(request.body) > self._settings.max_body_bytes:
             raise PayloadTooLarge(
                 f"the body is {len(request.body)} bytes; the limit is "
@@ -256,6 +266,8 @@ class Receiver:
             raise Unavailable("could not read the source configuration") from error
         if source is None:
             raise UnknownSource(source_name)
+        if url is not None and signs_url(source.kind):
+            request = request._replace(url=url())
         now = self._clock()
         verified = verify(source, request, now)
         if verified.answer is not None:

@@ -125,6 +125,21 @@ def verify(source: Source, request: InboundRequest, now: float) -> VerifiedWebho
     return verifier(source, request, secrets, now)
 
 
+#: Filled from the catalog as ``_VERIFIERS`` is: whether a kind's signature covers the URL.
+_SIGNS_URL: dict[SourceKind, bool] = {}
+
+
+def signs_url(kind: SourceKind) -> bool:
+    """Whether ``kind`` signs the URL the provider called, so the receiver must rebuild it
+    (``InboundRequest.url``); the other kinds never pay for building it."""
+    found = _SIGNS_URL.get(kind)
+    if found is None:
+        from hookhaven.catalog import provider  # (the catalog imports this module)
+
+        found = _SIGNS_URL[kind] = provider(kind).signs_url
+    return found
+
+
 # --- helpers ------------------------------------------------------------------
 
 

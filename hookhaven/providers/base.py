@@ -34,6 +34,9 @@ class Provider:
     retry_seconds: int | None = None
     #: A provider that signs with another kind's scheme (Standard Webhooks senders).
     alias_of: SourceKind | None = None
+    #: The signature covers the URL the provider called (``InboundRequest.url``): only
+    #: then does the receiver rebuild it (``functions.receiver.public_url``).
+    signs_url: bool = False
     #: A handshake it answers (a challenge), if the provider has one.
     handshake: str | None = None
     #: Checks what the operator gives as ``--secret`` when a source is added or its secret

@@ -295,6 +295,7 @@ def _trello(
 PROVIDERS: tuple[Provider, ...] = (
     Provider(
         kind=SourceKind.TWILIO,
+        signs_url=True,
         name="Twilio",
         verifies="HMAC-SHA1 (HMAC-SHA256 under a SharedKey) of the URL plus the sorted form "
         "fields, or of the URL carrying bodySHA256 for a JSON body; base64 in "
@@ -305,6 +306,7 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider(
         kind=SourceKind.SQUARE,
+        signs_url=True,
         name="Square",
         verifies="HMAC-SHA256 of the notification URL followed by the body, base64 in "
         "x-square-hmacsha256-signature",
@@ -325,6 +327,7 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider(
         kind=SourceKind.HUBSPOT,
+        signs_url=True,
         name="HubSpot (signature v3)",
         verifies="HMAC-SHA256 of method + URI + body + timestamp, base64 in "
         "X-HubSpot-Signature-v3, X-HubSpot-Request-Timestamp (ms) within 5 minutes",
@@ -348,6 +351,7 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider(
         kind=SourceKind.TRELLO,
+        signs_url=True,
         name="Trello",
         verifies="HMAC-SHA1 of the body followed by the callback URL, base64 in X-Trello-Webhook",
         docs="https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/"

@@ -291,3 +291,23 @@ def test_ulid_is_the_crockford_base32_of_time_and_randomness(monkeypatch):
         monkeypatch.setattr("hookhaven.ids.os.urandom", lambda n, r=randomness: r)
         now = NOW + step * 1234.567
         assert ulid(now) == reference(now, randomness)
+
+
+def test_the_public_url_is_rebuilt_only_for_a_kind_that_signs_it(world):
+    """Building the URL costs every request; only Twilio, Square, HubSpot and Trello sign it."""
+    from tests.provider_cases import CASES, source_of
+    from tests.unit.test_provider_cases import request as case_request
+
+    config, *_, receiver = world
+    square = next(case for case in CASES if case.kind == "square")
+    config.sources["square"] = source_of("square", square.source_secret)
+
+    def unused() -> str:
+        raise AssertionError("a Standard Webhooks source does not sign its URL")
+
+    assert isinstance(receiver.receive("bookhaven", request(), url=unused), Accepted)
+    unsigned = case_request(square)._replace(url="")
+    assert isinstance(receiver.receive("square", unsigned, url=lambda: square.url), Accepted)
+    elsewhere = square.url.replace("/webhooks/", "/webhooks/x")
+    with pytest.raises(InvalidSignature):
+        receiver.receive("square", unsigned, url=lambda: elsewhere)

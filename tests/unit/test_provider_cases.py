@@ -132,6 +132,16 @@ def test_a_request_for_another_url_is_refused(case: ProviderCase):
         verify(source(case), request(case, url=elsewhere), NOW)
 
 
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_the_receiver_rebuilds_the_url_only_for_the_kinds_that_sign_it(case: ProviderCase):
+    """The receiver builds ``InboundRequest.url`` only for a kind the catalog says signs it
+    (``signs_url``): every other kind must verify without it."""
+    assert catalog.provider(SourceKind(case.kind)).signs_url == case.signs_url
+    if not case.signs_url:
+        verified = verify(source(case), request(case)._replace(url=""), NOW)
+        assert (verified.event_type, verified.provider_event_id) == case.expected
+
+
 #: Cases whose provider cannot sign a body that is not UTF-8: Twilio's form fields and
 #: HubSpot's SDK are text, and Linear's replay protection is a field of its JSON body.
 #: (Twilio's JSON case names its body's digest in its URL: the case tests the bytes.)
