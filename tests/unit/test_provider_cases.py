@@ -6,9 +6,15 @@ import contextlib
 
 import pytest
 
-from hookhaven import catalog
+from hookhaven import catalog, verification
 from hookhaven.models import Source, SourceKind
-from hookhaven.verification import InboundRequest, InvalidSignature, MalformedPayload, verify
+from hookhaven.verification import (
+    InboundRequest,
+    InvalidSignature,
+    MalformedPayload,
+    signs_url,
+    verify,
+)
 from tests.provider_cases import CASES, NOW, ProviderCase, source_of
 
 ids = [case.id for case in CASES]
@@ -133,10 +139,17 @@ def test_a_request_for_another_url_is_refused(case: ProviderCase):
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
-def test_the_receiver_rebuilds_the_url_only_for_the_kinds_that_sign_it(case: ProviderCase):
+def test_the_receiver_rebuilds_the_url_only_for_the_kinds_that_sign_it(
+    case: ProviderCase, monkeypatch: pytest.MonkeyPatch
+):
     """The receiver builds ``InboundRequest.url`` only for a kind the catalog says signs it
     (``signs_url``): every other kind must verify without it."""
-    assert catalog.provider(SourceKind(case.kind)).signs_url == case.signs_url
+    kind = SourceKind(case.kind)
+    assert catalog.provider(kind).signs_url is case.signs_url
+    # What the receiver asks, the first time (from the catalog) and then (from its cache).
+    monkeypatch.setattr(verification, "_SIGNS_URL", {})
+    assert signs_url(kind) is case.signs_url
+    assert signs_url(kind) is case.signs_url
     if not case.signs_url:
         verified = verify(source(case), request(case)._replace(url=""), NOW)
         assert (verified.event_type, verified.provider_event_id) == case.expected
